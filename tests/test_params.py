@@ -1,0 +1,51 @@
+"params.yaml validation: every profile and variant loads; each kind of error names the key."
+import yaml, pytest
+from reflectdiffu.params import load_params, ParamsError, SCHEMA, validate
+from conftest import ROOT
+
+def raw(): return yaml.safe_load((ROOT/'params.yaml').read_text())
+
+def load(tmp_path, r):
+    p = tmp_path/'params.yaml'; p.write_text(yaml.safe_dump(r)); return load_params(p)
+
+def test_project_params_load_for_every_profile_and_variant():
+    p = load_params(ROOT/'params.yaml')
+    for prof in p['profiles']:
+        for var in p['variants']:
+            q = load_params(ROOT/'params.yaml', profile=prof, variant=var)
+            assert q['profile'] == prof and q['variant'] == var
+
+def test_every_schema_section_is_in_params_yaml():
+    r = raw()
+    for sec in SCHEMA:
+        if sec != 'top': assert sec in r, f'{sec} missing from params.yaml'
+
+@pytest.mark.parametrize('mutate, msg', [
+    (lambda r: r.update(bogus=1), 'bogus: unknown key'),
+    (lambda r: r['data'].update(bogus=1), 'data.bogus: unknown key'),
+    (lambda r: r['data'].pop('min_freq'), 'data.min_freq: missing key'),
+    (lambda r: r['data'].update(min_freq='3'), "data.min_freq: expected int, got str ('3')"),
+    (lambda r: r['data'].update(max_context_len=4), 'data.max_context_len: 4 is below the minimum 8'),
+    (lambda r: r['vader'].update(pos_threshold=2.0), 'vader.pos_threshold: 2.0 is above the maximum 1.0'),
+    (lambda r: r['data'].update(layout='csv'), "data.layout: 'csv' is not one of ['ei', 'ed_tarball']"),
+    (lambda r: r.pop('vader'), 'vader: missing section'),
+    (lambda r: r.update(profile='huge'), "profile: 'huge' is not one of the profiles"),
+    (lambda r: r['profiles']['full'].update({'data.min_freq': -1}), 'profiles.full.data.min_freq: -1 is below the minimum 1'),
+    (lambda r: r['variants'].update(bad={'model.nope': 1}), 'variants.bad.model.nope: unknown key'),
+])
+def test_errors_name_the_key(tmp_path, mutate, msg):
+    r = raw(); mutate(r)
+    with pytest.raises(ParamsError) as e: load(tmp_path, r)
+    assert msg in str(e.value)
+
+def test_profile_overlay_applies(tmp_path):
+    r = raw(); r['profiles']['sample']['data.min_freq'] = 7
+    assert load(tmp_path, r)['data']['min_freq'] == 7
+
+def test_not_yaml(tmp_path):
+    p = tmp_path/'params.yaml'; p.write_text('a: [1,\n')
+    with pytest.raises(ParamsError, match='not valid YAML'): load_params(p)
+
+def test_unknown_profile_or_variant_argument():
+    with pytest.raises(ParamsError, match="profile 'x' is not one of"): load_params(ROOT/'params.yaml', profile='x')
+    with pytest.raises(ParamsError, match="variant 'x' is not one of"): load_params(ROOT/'params.yaml', variant='x')
