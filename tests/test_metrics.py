@@ -3,7 +3,6 @@ import json, math, os, subprocess, sys, tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 
 import pytest

@@ -3,14 +3,13 @@ import io, json, math, re, sys, tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 import pandas as pd
 import pytest
 
 from reflectdiffu import tables as T
 
-PAPER_MD = Path('/work/shared/paper/reflectdiffu.md')
+PAPER_MD = ROOT.parent / 'shared' / 'paper' / 'reflectdiffu.md'  # the paper text beside the checkout, where present
 CSV = ROOT / 'reports/paper_table2.csv'
 
 
