@@ -10,7 +10,8 @@ import pandas as pd
 
 # %% auto #0
 __all__ = ['PAPER_COLS', 'VARIANTS', 'OUR_COLUMNS', 'EXTRA_COLUMNS', 'DECIMALS', 'read_paper_table', 'read_our_metrics',
-           'build_table2', 'to_markdown', 'to_csv', 'to_latex', 'write_table2']
+           'build_table2', 'to_markdown', 'to_csv', 'to_latex', 'write_table2', 'read_table2_csv', 'headline_markdown',
+           'readme_block', 'replace_readme_block', 'main']
 
 # %% ../nbs/32_tables.ipynb #1b7886b7
 PAPER_COLS = ('B-1', 'B-2', 'B-3', 'B-4', 'BARTScore', 'Acc_emo', 'Acc_intent', 'PPL', 'D-1', 'D-2')
@@ -169,3 +170,59 @@ def write_table2(df, legend, out_dir, stem='table2', title=''):
     paths = {ext: out_dir / f'{stem}.{ext}' for ext in ('md', 'csv', 'tex')}
     paths['md'].write_text(to_markdown(df, legend, title)); paths['csv'].write_text(to_csv(df, legend)); paths['tex'].write_text(to_latex(df, legend, title or 'Table 2.'))
     return paths
+
+# %% ../nbs/32_tables.ipynb #373ea94e
+def read_table2_csv(path):
+    "A `table2.csv` written by `write_table2`, back as a DataFrame (legend comments skipped, blanks NaN)."
+    path = Path(path)
+    if not path.is_file(): raise FileNotFoundError(f"{path}: no Table 2 here (run the report stage of its profile)")
+    return pd.read_csv(path, comment='#', dtype={'row': str, 'source': str}, keep_default_na=False, na_values=[''])
+
+def headline_markdown(df, profile):
+    "For each variant, the paper's row and ours (or `not run`) over the paper's ten columns, as Markdown."
+    by = {c.split(' / ')[0]: c for c in df.columns if c not in ('row', 'source')}
+    miss = [c for c in PAPER_COLS if c not in by]
+    if miss: raise KeyError(f"the Table 2 frame lacks the columns {miss}")
+    rows = df.set_index('row')
+    head = [by['BARTScore'] if c == 'BARTScore' else c for c in PAPER_COLS]
+    out = ['| row | ' + ' | '.join(head) + ' |', '|---|' + '---:|' * len(PAPER_COLS)]
+    for v, pm in VARIANTS.items():
+        if pm not in rows.index: raise KeyError(f"the Table 2 frame has no paper row {pm!r}")
+        out.append(f'| paper: {pm} | ' + ' | '.join(_fmt(rows.loc[pm, by[c]], by[c]) for c in PAPER_COLS) + ' |')
+        ours = f'ours ({profile}): {v}'
+        ran = ours in rows.index and not str(rows.loc[ours, 'source']).startswith('missing')
+        cells = [_fmt(rows.loc[ours, by[c]], by[c]) for c in PAPER_COLS] if ran else ['not run'] * len(PAPER_COLS)
+        out.append(f'| **ours: {v}** | ' + ' | '.join(cells) + ' |')
+    return '\n'.join(out) + '\n'
+
+def _markers(profile): return f'<!-- table2:{profile}:begin -->\n', f'<!-- table2:{profile}:end -->'
+
+def readme_block(text, profile):
+    "The text between the README's table markers of `profile`."
+    b, e = _markers(profile)
+    if text.count(b) != 1 or text.count(e) != 1: raise ValueError(f"README: expected one `{b.strip()}` and one `{e}` marker")
+    return text.split(b, 1)[1].split(e, 1)[0]
+
+def replace_readme_block(text, profile, block):
+    "`text` with the block between the markers of `profile` replaced by `block`."
+    b, e = _markers(profile)
+    old = readme_block(text, profile)
+    return text.replace(b + old + e, b + block + e)
+
+# %% ../nbs/32_tables.ipynb #21266d80
+def main(argv=None):
+    "Console script `rd-readme-table`: rewrite (or `--check`) the README's headline Table 2 block of a profile."
+    import argparse, sys
+    ap = argparse.ArgumentParser(prog='rd-readme-table', description=main.__doc__)
+    ap.add_argument('--profile', default='full')
+    ap.add_argument('--readme', default='README.md')
+    ap.add_argument('--reports', default='reports', help='the folder holding <profile>/table2.csv')
+    ap.add_argument('--check', action='store_true', help='exit 1 when the block differs from the CSV, change nothing')
+    a = ap.parse_args(argv)
+    readme = Path(a.readme)
+    text = readme.read_text()
+    block = headline_markdown(read_table2_csv(Path(a.reports)/a.profile/'table2.csv'), a.profile)
+    if readme_block(text, a.profile) == block: print(f"{readme}: the {a.profile} block is current"); return 0
+    if a.check: print(f"{readme}: the {a.profile} block differs from {a.reports}/{a.profile}/table2.csv", file=sys.stderr); return 1
+    readme.write_text(replace_readme_block(text, a.profile, block)); print(f"{readme}: {a.profile} block rewritten")
+    return 0

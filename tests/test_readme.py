@@ -21,3 +21,20 @@ def test_index_notebook_matches_readme():
     readme = (ROOT/'README.md').read_text()
     assert section(readme, 'Get started') in cell
     assert section(readme, 'The full data') in cell
+
+def test_headline_table_is_generated_from_the_report():
+    "The README's full-profile Table 2 block is exactly what `rd-readme-table` makes of reports/full/table2.csv."
+    from reflectdiffu.tables import readme_block, headline_markdown, read_table2_csv
+    block = readme_block((ROOT/'README.md').read_text(), 'full')
+    csv = ROOT/'reports/full/table2.csv'
+    if csv.exists(): assert block == headline_markdown(read_table2_csv(csv), 'full'), 'README is stale: run `rd-readme-table --profile full`'
+    else: assert not re.search(r'\d\.\d', block), 'README: no numbers in the headline block without reports/full/table2.csv'
+
+def test_full_profile_rows_cover_the_whole_test_split():
+    "Each committed full-profile evaluation scored all 5,232 test turns and kept its responses."
+    import pandas as pd
+    for m in sorted((ROOT/'reports/full/eval').glob('*/metrics.json')):
+        d = json.loads(m.read_text())
+        assert (d['profile'], d['n_responses']) == ('full', 5232), m
+        r = pd.read_csv(m.parent/'responses.tsv', sep='\t', keep_default_na=False)
+        assert len(r) == 5232 and r['id'].is_unique, m.parent/'responses.tsv'
