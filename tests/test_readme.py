@@ -38,3 +38,32 @@ def test_full_profile_rows_cover_the_whole_test_split():
         assert (d['profile'], d['n_responses']) == ('full', 5232), m
         r = pd.read_csv(m.parent/'responses.tsv', sep='\t', keep_default_na=False)
         assert len(r) == 5232 and r['id'].is_unique, m.parent/'responses.tsv'
+
+def test_reading_the_rows_matches_the_table():
+    "The prose under the headline table states facts of reports/full/table2.csv; each checked sentence must still hold."
+    from reflectdiffu.tables import read_table2_csv, VARIANTS
+    csv = ROOT/'reports/full/table2.csv'
+    if not csv.exists(): return
+    text = ' '.join((ROOT/'README.md').read_text().split())
+    df = read_table2_csv(csv).set_index('row')
+    col = {c.split(' / ')[0]: c for c in df.columns if c not in ('row', 'source')}
+    ran = [v for v in VARIANTS if f'ours (full): {v}' in df.index and not str(df.loc[f'ours (full): {v}', 'source']).startswith('missing')]
+    ours = lambda v, c: float(df.loc[f'ours (full): {v}', col[c]])
+    words = {1: 'One', 2: 'Two', 3: 'Three', 4: 'Four'}
+    assert (f'{words[len(ran)]} of the five rows exist' if len(ran) < 5 else 'All five rows exist') in text, \
+        f'README "Reading the rows": {len(ran)} rows have numbers'
+    higher = ['B-1', 'B-2', 'B-3', 'B-4', 'Acc_emo', 'D-1', 'D-2']
+    if 'Every row is worse than its paper counterpart on every comparable column' in text:
+        for v in ran:
+            paper = lambda c: float(df.loc[VARIANTS[v], col[c]])
+            bad = [c for c in higher if ours(v, c) >= paper(c)] + (['PPL'] if ours(v, 'PPL') <= paper('PPL') else [])
+            assert not bad, f'{v} is not worse than the paper on {bad}'
+    if 'The full model leads every ablation only on the two classification heads' in text:
+        abl = [v for v in ran if v != 'full']
+        for c in ['Acc_emo', 'Acc_intent']: assert all(ours('full', c) > ours(v, c) for v in abl), c
+        for c in higher[:4] + ['D-1', 'D-2', 'BARTScore']: assert any(ours(v, c) > ours('full', c) for v in abl), c
+        assert any(ours(v, 'PPL') < ours('full', 'PPL') for v in abl), 'PPL'
+    if 'had their lowest valid PPL at the last validation' in text:
+        for v in ran:
+            s = json.loads((ROOT/f'reports/full/train/{v}/summary.json').read_text())
+            assert s['best_step'] == s['steps'] == s['max_steps'], v
