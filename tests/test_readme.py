@@ -67,3 +67,12 @@ def test_reading_the_rows_matches_the_table():
         for v in ran:
             s = json.loads((ROOT/f'reports/full/train/{v}/summary.json').read_text())
             assert s['best_step'] == s['steps'] == s['max_steps'], v
+    sig = ROOT/'reports/full/significance.csv'
+    if '`wo_twice` differs from `full` beyond test-sample noise on every bootstrapped column' in text or 'so does the PPL of every ablation' in text:
+        import pandas as pd
+        d = pd.read_csv(sig)
+        out = (d['lo'] > 0) | (d['hi'] < 0)
+        if '`wo_twice` differs from `full` beyond' in text:
+            assert (d['system'] == 'wo_twice').any() and out[d['system'] == 'wo_twice'].all(), d[d['system'] == 'wo_twice']
+        if 'so does the PPL of every ablation' in text:
+            assert set(d.loc[d['metric'] == 'ppl', 'system']) == set(ran) - {'full'} and out[d['metric'] == 'ppl'].all(), d[d['metric'] == 'ppl']
