@@ -11,8 +11,7 @@ from tqdm.auto import tqdm
 from .metrics import bleu_stats, ngrams
 
 # %% auto #0
-__all__ = ['STAT_FIELDS', 'METRICS', 'LOWER_IS_BETTER', 'response_stats', 'metrics_of', 'paired_bootstrap', 'ablation_table',
-           'ablation_markdown']
+__all__ = ['STAT_FIELDS', 'METRICS', 'response_stats', 'metrics_of', 'paired_bootstrap', 'ablation_table', 'ablation_markdown']
 
 # %% ../nbs/36_significance.ipynb #c1ee9678
 STAT_FIELDS = ('id', 'hyp_tokens', 'ref_tokens', 'nll_sum', 'n_tokens', 'emotion', 'emotion_pred', 'intent', 'intent_final')
@@ -87,8 +86,6 @@ def paired_bootstrap(stats_a, stats_b, n_boot=1000, seed=0, level=0.95, progress
                              diff=[pb[k] - pa[k] for k in METRICS], lo=lo, hi=hi, p=p, n_boot=n_boot))
 
 # %% ../nbs/36_significance.ipynb #df8be2ff
-LOWER_IS_BETTER = {'ppl'}
-
 def ablation_table(stats, base='full', n_boot=1000, seed=0, level=0.95, progress=True):
     "Paired bootstrap of every other system in `stats` ({name: response_stats}) against `base`, one row per (system, metric)."
     if base not in stats: raise KeyError(f"ablation_table: no statistics of the base system {base!r} (have {sorted(stats)})")
