@@ -11,7 +11,8 @@ from tqdm.auto import tqdm
 from .metrics import bleu_stats, ngrams
 
 # %% auto #0
-__all__ = ['STAT_FIELDS', 'METRICS', 'response_stats', 'metrics_of', 'paired_bootstrap', 'ablation_table', 'ablation_markdown']
+__all__ = ['STAT_FIELDS', 'METRICS', 'COLUMNS', 'response_stats', 'metrics_of', 'paired_bootstrap', 'distinct_randomization',
+           'ablation_table', 'ablation_markdown']
 
 # %% ../nbs/36_significance.ipynb #c1ee9678
 STAT_FIELDS = ('id', 'hyp_tokens', 'ref_tokens', 'nll_sum', 'n_tokens', 'emotion', 'emotion_pred', 'intent', 'intent_final')
@@ -85,27 +86,68 @@ def paired_bootstrap(stats_a, stats_b, n_boot=1000, seed=0, level=0.95, progress
     return pd.DataFrame(dict(metric=METRICS, a=[pa[k] for k in METRICS], b=[pb[k] for k in METRICS],
                              diff=[pb[k] - pa[k] for k in METRICS], lo=lo, hi=hi, p=p, n_boot=n_boot))
 
-# %% ../nbs/36_significance.ipynb #df8be2ff
-def ablation_table(stats, base='full', n_boot=1000, seed=0, level=0.95, progress=True):
-    "Paired bootstrap of every other system in `stats` ({name: response_stats}) against `base`, one row per (system, metric)."
-    if base not in stats: raise KeyError(f"ablation_table: no statistics of the base system {base!r} (have {sorted(stats)})")
-    rows = [paired_bootstrap(stats[base], s, n_boot, seed, level, progress).assign(system=v, base=base)
-            for v, s in stats.items() if v != base]
-    if not rows: return pd.DataFrame(columns=['system', 'base', 'metric', 'a', 'b', 'diff', 'lo', 'hi', 'p', 'n_boot'])
-    return pd.concat(rows, ignore_index=True)[['system', 'base', 'metric', 'a', 'b', 'diff', 'lo', 'hi', 'p', 'n_boot']]
+# %% ../nbs/36_significance.ipynb #71d4e33b
+def _ngram_ids(records_a, records_b, n):
+    "Ids (one vocabulary for both systems) and owning response index of every n-gram of each system's responses."
+    vocab, out = {}, []
+    for recs in (records_a, records_b):
+        ids, owner = [], []
+        for i, r in enumerate(recs):
+            for g in ngrams(r['hyp_tokens'], n): ids.append(vocab.setdefault(g, len(vocab))); owner.append(i)
+        out.append((np.array(ids, np.int64), np.array(owner, np.int64)))
+    return out
+
+def _distinct(ids): return 100 * np.unique(ids).size / ids.size if ids.size else 0.0
+
+def distinct_randomization(records_a, records_b, ns=(1, 2), rounds=1000, seed=0, progress=True):
+    "Distinct-n difference b - a and its two-sided approximate-randomisation p-value, one row per n, as a DataFrame."
+    ia, ib = [r['id'] for r in records_a], [r['id'] for r in records_b]
+    if ia != ib: raise ValueError("distinct_randomization: the two systems answered different test turns (ids differ)")
+    if rounds < 1: raise ValueError(f"rounds: expected >= 1, got {rounds}")
+    rng, N, rows = np.random.default_rng(seed), len(ia), []
+    for n in ns:
+        (a, oa), (b, ob) = _ngram_ids(records_a, records_b, n)
+        da, db = _distinct(a), _distinct(b)
+        hits = 0
+        for _ in tqdm(range(rounds), desc=f'randomisation dist{n}', disable=not progress, leave=False):
+            swap = rng.random(N) < 0.5
+            a2 = np.concatenate([a[~swap[oa]], b[swap[ob]]]); b2 = np.concatenate([b[~swap[ob]], a[swap[oa]]])
+            hits += abs(_distinct(b2) - _distinct(a2)) >= abs(db - da) - 1e-12
+        rows.append(dict(metric=f'dist{n}', a=da, b=db, diff=db - da, lo=np.nan, hi=np.nan, p=(hits + 1) / (rounds + 1), n_boot=rounds))
+    return pd.DataFrame(rows)
+
+# %% ../nbs/36_significance.ipynb #1d3a7092
+COLUMNS = ['system', 'base', 'metric', 'test', 'a', 'b', 'diff', 'lo', 'hi', 'p', 'n_boot']
+
+def ablation_table(records, base='full', n_boot=1000, seed=0, level=0.95, progress=True):
+    "Every other system in `records` ({name: response records}) against `base`: paired bootstrap of METRICS, randomisation test of Distinct-1/2."
+    if base not in records: raise KeyError(f"ablation_table: no responses of the base system {base!r} (have {sorted(records)})")
+    stats = {v: response_stats(rs) for v, rs in records.items()}
+    rows = []
+    for v in records:
+        if v == base: continue
+        rows.append(paired_bootstrap(stats[base], stats[v], n_boot, seed, level, progress).assign(test='bootstrap'))
+        rows.append(distinct_randomization(records[base], records[v], (1, 2), n_boot, seed, progress).assign(test='randomisation'))
+        rows[-2:] = [r.assign(system=v, base=base) for r in rows[-2:]]
+    if not rows: return pd.DataFrame(columns=COLUMNS)
+    return pd.concat(rows, ignore_index=True)[COLUMNS]
 
 def ablation_markdown(df, level=0.95):
     "Systems as rows, metrics as columns; each cell `diff [lo, hi]`, bold where the interval excludes 0."
     if df.empty: return '*No ablation has responses to compare.*\n'
     def cell(r):
+        if r['test'] == 'randomisation':
+            s = f"{r['diff']:+.2f} (p {r['p']:.3f})"
+            return f"**{s}**" if r['p'] < 1 - level else s
         s = f"{r['diff']:+.2f} [{r['lo']:+.2f}, {r['hi']:+.2f}]"
         return f"**{s}**" if (r['lo'] > 0 or r['hi'] < 0) else s
     t = df.assign(cell=df.apply(cell, axis=1)).pivot(index='system', columns='metric', values='cell')
-    t = t[[m for m in METRICS if m in t.columns]].reindex(list(dict.fromkeys(df['system'])))
+    t = t[[m for m in METRICS[:4] + ('dist1', 'dist2') + METRICS[4:] if m in t.columns]].reindex(list(dict.fromkeys(df['system'])))
     head = '| ablation − ' + df['base'].iloc[0] + ' | ' + ' | '.join(t.columns) + ' |'
     lines = [head, '|---|' + '---:|' * len(t.columns)] + [f'| {v} | ' + ' | '.join(t.loc[v]) + ' |' for v in t.index]
-    note = (f"\nPaired bootstrap over the test turns ({int(df['n_boot'].iloc[0])} draws): ablation minus "
-            f"{df['base'].iloc[0]}, with the {round(100 * level)}% interval; **bold**: the interval excludes 0. PPL: lower is better "
-            "(a negative difference favours the ablation); every other column: higher is better. Test-sample "
-            "noise only: seed-to-seed variation is not included.\n")
+    note = (f"\nAblation minus {df['base'].iloc[0]} on the same test turns. BLEU, PPL and the accuracies: paired bootstrap "
+            f"({int(df['n_boot'].iloc[0])} draws) with the {round(100 * level)}% interval, **bold** where it excludes 0. "
+            f"Distinct-1/2: approximate randomisation ({int(df['n_boot'].iloc[0])} rounds) with the two-sided p-value, **bold** "
+            f"where p < {1 - level:.2f}. PPL: lower is better (a negative difference favours the ablation); every other "
+            "column: higher is better. Test-sample noise only: seed-to-seed variation is not included.\n")
     return '\n'.join(lines) + '\n' + note
