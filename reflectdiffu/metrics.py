@@ -10,9 +10,9 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['BART_DIRECTIONS', 'RECORD_FIELDS', 'EVAL_KEYS', 'ngrams', 'bleu_stats', 'corpus_bleu', 'distinct_n', 'perplexity',
-           'accuracy', 'intent_accuracies', 'resolve_checkpoint', 'bertscore_key', 'bertscore_f1', 'BARTScorer',
-           'bartscore_key', 'bartscore', 'check_records', 'evaluate_responses']
+__all__ = ['BART_DIRECTIONS', 'RECORD_FIELDS', 'EVAL_KEYS', 'ngrams', 'bleu_stats', 'bleu_from_stats', 'corpus_bleu',
+           'distinct_n', 'perplexity', 'accuracy', 'intent_accuracies', 'resolve_checkpoint', 'bertscore_key',
+           'bertscore_f1', 'BARTScorer', 'bartscore_key', 'bartscore', 'check_records', 'evaluate_responses']
 
 # %% ../nbs/30_metrics.ipynb #f3534246
 def ngrams(tokens, n):
@@ -43,18 +43,21 @@ def bleu_stats(hyps, refs, max_n=4):
             total[n - 1] += max(0, len(h) - n + 1)
     return dict(match=match, total=total, hyp_len=sum(map(len, hyps)), ref_len=sum(map(len, refs)))
 
-def corpus_bleu(hyps, refs, max_n=4):
-    "Cumulative corpus BLEU-1..`max_n` x100, no smoothing: {'bleu1': .., ..., 'bleu4': ..}."
-    s = bleu_stats(hyps, refs, max_n)
+def bleu_from_stats(s):
+    "Cumulative BLEU-1..N x100, no smoothing, from summed `bleu_stats` (N = len(s['match'])); the counts may be weighted sums."
     c, r = s['hyp_len'], s['ref_len']
     bp = 0.0 if c == 0 else (1.0 if c >= r else math.exp(1 - r / c))
     out, logsum = {}, 0.0
-    for n in range(1, max_n + 1):
+    for n in range(1, len(s['match']) + 1):
         m, t = s['match'][n - 1], s['total'][n - 1]
         if m == 0 or logsum == -math.inf: logsum = -math.inf
         else: logsum += math.log(m / t)
         out[f'bleu{n}'] = 0.0 if logsum == -math.inf else 100 * bp * math.exp(logsum / n)
     return out
+
+def corpus_bleu(hyps, refs, max_n=4):
+    "Cumulative corpus BLEU-1..`max_n` x100, no smoothing: {'bleu1': .., ..., 'bleu4': ..}."
+    return bleu_from_stats(bleu_stats(hyps, refs, max_n))
 
 # %% ../nbs/30_metrics.ipynb #95640604
 def distinct_n(hyps, n):

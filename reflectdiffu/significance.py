@@ -8,13 +8,21 @@ import math
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
-from .metrics import bleu_stats, ngrams
+from .metrics import bleu_stats, bleu_from_stats, ngrams
 
 # %% auto #0
 __all__ = ['STAT_FIELDS', 'METRICS', 'COLUMNS', 'response_stats', 'metrics_of', 'paired_bootstrap', 'distinct_randomization',
            'ablation_table', 'ablation_markdown']
 
 # %% ../nbs/36_significance.ipynb #c1ee9678
+def _ngram_ids(records, n, vocab=None):
+    "Integer id (from `vocab`, extended in place; a fresh one if None) and owning response index of every n-gram of `records`' responses."
+    vocab = {} if vocab is None else vocab
+    ids, owner = [], []
+    for i, r in enumerate(records):
+        for g in ngrams(r['hyp_tokens'], n): ids.append(vocab.setdefault(g, len(vocab))); owner.append(i)
+    return np.array(ids, np.int64), np.array(owner, np.int64)
+
 STAT_FIELDS = ('id', 'hyp_tokens', 'ref_tokens', 'nll_sum', 'n_tokens', 'emotion', 'emotion_pred', 'intent', 'intent_final')
 
 def response_stats(records, max_n=4):
@@ -34,11 +42,7 @@ def response_stats(records, max_n=4):
                nll_tok=np.array([float(r['nll_sum']) / r['n_tokens'] for r in records]),
                emo_hit=np.array([r['emotion_pred'] == r['emotion'] for r in records], float),
                intent_hit=np.array([r['intent_final'] == r['intent'] for r in records], float))
-    for n in (1, 2):   # Distinct-n: n-gram ids per response, flattened with their response index
-        vocab, ids, owner = {}, [], []
-        for i, r in enumerate(records):
-            for g in ngrams(r['hyp_tokens'], n): ids.append(vocab.setdefault(g, len(vocab))); owner.append(i)
-        out[f'ng{n}'], out[f'ng{n}_owner'] = np.array(ids, np.int64), np.array(owner, np.int64)
+    for n in (1, 2): out[f'ng{n}'], out[f'ng{n}_owner'] = _ngram_ids(records, n)   # Distinct-n, flattened with the response index
     return out
 
 # %% ../nbs/36_significance.ipynb #2893f88e
@@ -49,14 +53,7 @@ def metrics_of(stats, w=None, distinct=True):
     N = len(stats['ids'])
     w = np.ones(N) if w is None else np.asarray(w, float)
     if w.shape != (N,): raise ValueError(f"weights: expected shape ({N},), got {w.shape}")
-    out = {}
-    c, r = w @ stats['hyp_len'], w @ stats['ref_len']
-    bp = 0.0 if c == 0 else (1.0 if c >= r else math.exp(1 - r / c))
-    logsum = 0.0
-    for n in range(1, stats['max_n'] + 1):
-        m, t = w @ stats['match'][:, n - 1], w @ stats['total'][:, n - 1]
-        logsum = -math.inf if (m == 0 or logsum == -math.inf) else logsum + math.log(m / t)
-        out[f'bleu{n}'] = 0.0 if logsum == -math.inf else 100 * bp * math.exp(logsum / n)
+    out = bleu_from_stats({k: w @ stats[k] for k in ('match', 'total', 'hyp_len', 'ref_len')})   # corpus BLEU of the drawn multiset
     for n in ((1, 2) if distinct else ()):
         ids, owner = stats[f'ng{n}'], stats[f'ng{n}_owner']
         tot = w[owner].sum()
@@ -87,16 +84,6 @@ def paired_bootstrap(stats_a, stats_b, n_boot=1000, seed=0, level=0.95, progress
                              diff=[pb[k] - pa[k] for k in METRICS], lo=lo, hi=hi, p=p, n_boot=n_boot))
 
 # %% ../nbs/36_significance.ipynb #71d4e33b
-def _ngram_ids(records_a, records_b, n):
-    "Ids (one vocabulary for both systems) and owning response index of every n-gram of each system's responses."
-    vocab, out = {}, []
-    for recs in (records_a, records_b):
-        ids, owner = [], []
-        for i, r in enumerate(recs):
-            for g in ngrams(r['hyp_tokens'], n): ids.append(vocab.setdefault(g, len(vocab))); owner.append(i)
-        out.append((np.array(ids, np.int64), np.array(owner, np.int64)))
-    return out
-
 def _distinct(ids): return 100 * np.unique(ids).size / ids.size if ids.size else 0.0
 
 def distinct_randomization(records_a, records_b, ns=(1, 2), rounds=1000, seed=0, progress=True):
@@ -106,7 +93,8 @@ def distinct_randomization(records_a, records_b, ns=(1, 2), rounds=1000, seed=0,
     if rounds < 1: raise ValueError(f"rounds: expected >= 1, got {rounds}")
     rng, N, rows = np.random.default_rng(seed), len(ia), []
     for n in ns:
-        (a, oa), (b, ob) = _ngram_ids(records_a, records_b, n)
+        vocab = {}   # one vocabulary for both systems
+        (a, oa), (b, ob) = _ngram_ids(records_a, n, vocab), _ngram_ids(records_b, n, vocab)
         da, db = _distinct(a), _distinct(b)
         hits = 0
         for _ in tqdm(range(rounds), desc=f'randomisation dist{n}', disable=not progress, leave=False):
@@ -119,10 +107,12 @@ def distinct_randomization(records_a, records_b, ns=(1, 2), rounds=1000, seed=0,
 # %% ../nbs/36_significance.ipynb #1d3a7092
 COLUMNS = ['system', 'base', 'metric', 'test', 'a', 'b', 'diff', 'lo', 'hi', 'p', 'n_boot']
 
-def ablation_table(records, base='full', n_boot=1000, seed=0, level=0.95, progress=True):
+def ablation_table(records, base='full', n_boot=1000, seed=0, level=0.95, progress=True, stats=None):
     "Every other system in `records` ({name: response records}) against `base`: paired bootstrap of METRICS, randomisation test of Distinct-1/2."
     if base not in records: raise KeyError(f"ablation_table: no responses of the base system {base!r} (have {sorted(records)})")
-    stats = {v: response_stats(rs) for v, rs in records.items()}
+    stats = dict(stats or {})   # `response_stats` the caller already has, by system; the rest computed here
+    for v in records:
+        if v not in stats: stats[v] = response_stats(records[v])
     rows = []
     for v in records:
         if v == base: continue
