@@ -26,11 +26,22 @@ def read_lock(path) -> dict:
     if not isinstance(data, dict) or 'stages' not in data: raise ValueError(f"{path}: not a dvc.lock file (no `stages` mapping)")
     return data['stages']
 
+def _lock_spec(spec):
+    "`PATH` (every stage of the lock file) or `PATH::STAGE[,STAGE...]` (only those, each of which it must record)."
+    path, sep, names = str(spec).partition('::')
+    stages = read_lock(path)
+    if not sep: return path, stages
+    want = [n for n in names.split(',') if n]
+    miss = [n for n in want if n not in stages]
+    if not want or miss: raise KeyError(f"{path}: no stage record of {miss or '(no stage named)'}; it has {list(stages)}")
+    return path, {n: stages[n] for n in want}
+
 def merge_locks(paths) -> dict:
-    "Union of the stage records of several lock files; a stage recorded differently in two of them raises."
+    "Union of the stage records of several lock files (`_lock_spec`s); a stage recorded differently in two of them raises."
     merged, where = {}, {}
-    for p in paths:
-        for name, rec in read_lock(p).items():
+    for spec in paths:
+        p, recs = _lock_spec(spec)
+        for name, rec in recs.items():
             if name in merged and merged[name] != rec:
                 raise ValueError(f"stage {name!r} is recorded differently in {where[name]} and {p}: they come from two runs")
             merged.setdefault(name, rec); where.setdefault(name, p)
@@ -98,7 +109,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(prog='rd-provenance', description=main.__doc__)
     sub = ap.add_subparsers(dest='cmd', required=True)
     m = sub.add_parser('merge', help='union of lock files -> snapshot')
-    m.add_argument('locks', nargs='+'); m.add_argument('--out', required=True)
+    m.add_argument('locks', nargs='+', help='lock files; PATH::STAGE,STAGE takes only those stages of PATH'); m.add_argument('--out', required=True)
     m.add_argument('--header', default='', help='comment placed first (\\n separates lines)')
     m.add_argument('--dvc-yaml', default='dvc.yaml', help="the pipeline whose stage order the snapshot follows")
     c = sub.add_parser('check', help='recorded file dependencies that differ from the files now')
