@@ -59,6 +59,11 @@ def test_reading_the_rows_matches_the_table():
             paper = lambda c: float(df.loc[VARIANTS[v], col[c]])
             bad = [c for c in higher if ours(v, c) >= paper(c)] + (['PPL'] if ours(v, 'PPL') <= paper('PPL') else [])
             assert not bad, f'{v} is not worse than the paper on {bad}'
+    if 'the closest is the `wo_twice` PPL, within a few hundredths of the paper\'s' in text:
+        assert abs(ours('wo_twice', 'PPL') - float(df.loc[VARIANTS['wo_twice'], col['PPL']])) < 0.1
+    if 'our PPL is lower than theirs (IAMM\'s is lower still)' in text:
+        base = [float(df.loc[b, col['PPL']]) for b in ['MOEL', 'MIME', 'KEMP', 'CASE']]
+        assert all(float(df.loc['IAMM', col['PPL']]) < ours(v, 'PPL') < min(base) for v in ran)
     m = re.search(r'The full model leads every ablation only on Acc_emo; on the final-intent accuracy it leads every ablation except `(\w+)`', text)
     if m:
         assert all(ours('full', 'Acc_emo') > ours(v, 'Acc_emo') for v in abl), 'Acc_emo'
