@@ -8,11 +8,11 @@ import math
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
-from .metrics import bleu_stats, bleu_from_stats, ngrams
+from .metrics import bleu_stats, bleu_from_stats, ngrams, check_records
 
 # %% auto #0
-__all__ = ['STAT_FIELDS', 'METRICS', 'COLUMNS', 'response_stats', 'metrics_of', 'paired_bootstrap', 'distinct_randomization',
-           'ablation_table', 'ablation_markdown']
+__all__ = ['METRICS', 'COLUMNS', 'response_stats', 'metrics_of', 'paired_bootstrap', 'distinct_randomization', 'ablation_table',
+           'ablation_markdown']
 
 # %% ../nbs/36_significance.ipynb #c1ee9678
 def _ngram_ids(records, n, vocab=None):
@@ -23,20 +23,17 @@ def _ngram_ids(records, n, vocab=None):
         for g in ngrams(r['hyp_tokens'], n): ids.append(vocab.setdefault(g, len(vocab))); owner.append(i)
     return np.array(ids, np.int64), np.array(owner, np.int64)
 
-STAT_FIELDS = ('id', 'hyp_tokens', 'ref_tokens', 'nll_sum', 'n_tokens', 'emotion', 'emotion_pred', 'intent', 'intent_final')
-
 def response_stats(records, max_n=4):
     "Per-response statistics of every bootstrapped metric, as NumPy arrays (one row per record)."
-    if not records: raise ValueError("response_stats: no records")
-    for i, r in enumerate(records):
-        miss = [k for k in STAT_FIELDS if k not in r]
-        if miss: raise KeyError(f"record {i} (id {r.get('id')!r}): missing fields {miss}")
+    check_records(records)   # the response-record contract of `reflectdiffu.metrics`, plus the id that pairs two systems
+    noid = [i for i, r in enumerate(records) if 'id' not in r]
+    if noid: raise ValueError(f"records{noid[:5]}: missing field 'id' (the test turn the response answers)")
     N = len(records)
     match, total = np.zeros((N, max_n), np.int64), np.zeros((N, max_n), np.int64)
     for i, r in enumerate(records):
         s = bleu_stats([r['hyp_tokens']], [r['ref_tokens']], max_n)
         match[i], total[i] = s['match'], s['total']
-    out = dict(ids=np.array([r['id'] for r in records]), max_n=max_n, match=match, total=total,
+    out = dict(ids=np.array([r['id'] for r in records]), match=match, total=total,
                hyp_len=np.array([len(r['hyp_tokens']) for r in records], np.int64),
                ref_len=np.array([len(r['ref_tokens']) for r in records], np.int64),
                nll_tok=np.array([float(r['nll_sum']) / r['n_tokens'] for r in records]),
