@@ -196,7 +196,7 @@ SCHEMA['train'] = dict(
 )
 
 # %% ../nbs/00_params.ipynb #6d106dbe
-# decode: how the evaluate stage generates responses (owner: 31_decode); report: the report stage.
+# decode: how the evaluate stage generates responses (owner: 31_decode); report: the report stage; floors: the floors stage (37_floors).
 SCHEMA['decode'] = dict(
     method=Key(str, choices=('greedy', 'beam', 'sample'), doc='greedy (baselines, default) | beam | sample (top-k / top-p)'),
     max_len=Key(int, 1, 200, doc='maximum generated words per response (EOS included)'),
@@ -211,6 +211,13 @@ SCHEMA['decode'] = dict(
 SCHEMA['report'] = dict(
     case_queries=Key(list, doc='case studies: a test example is shown when its context contains one of these strings (case-insensitive)'),
     n_reflection_cases=Key(int, 0, 100, doc='extra case studies where intent twice differs from intent first'),
+)
+SCHEMA['floors'] = dict(  # reference floors of Table 2 (reflectdiffu.floors, nbs/37_floors.ipynb); seed: the top-level seed
+    c_grid=Key(list, doc='inverse regularisation strengths C of the bag-of-words logistic regression; the best on the valid split is kept'),
+    ngram_max=Key(int, 1, 5, doc='TF-IDF word n-grams 1..ngram_max (bag-of-words classifiers and the retrieval responder)'),
+    min_df=Key(int, 1, 1000, doc='TF-IDF: n-grams in fewer train contexts than this are dropped'),
+    max_features=Key(int, 0, 10_000_000, doc='TF-IDF: keep the most frequent n-grams only; 0: all'),
+    max_iter=Key(int, 10, 100_000, doc='logistic regression solver iterations at most'),
 )
 
 # %% ../nbs/00_params.ipynb #532c0f46
