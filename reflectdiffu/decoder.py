@@ -12,7 +12,7 @@ from .text import PAD, UNK
 from .encoder import MultiHeadAttention, FeedForward, sinusoid_positions
 
 # %% auto #0
-__all__ = ['DecoderLayer', 'PointerGeneratorDecoder']
+__all__ = ['DecoderLayer', 'TargetLogProb', 'target_logprob', 'PointerGeneratorDecoder']
 
 # %% ../nbs/25_decoder.ipynb #40aa597c
 class DecoderLayer(nn.Module):
@@ -41,6 +41,57 @@ class DecoderLayer(nn.Module):
         x = x + self.drop(self.cross_att(self.ln2(x), kv=mem_kv, mask=mem_mask))
         return x + self.drop(self.ff(self.ln3(x))), (k, v)
 
+# %% ../nbs/25_decoder.ipynb #c52c45e3
+def _compute_dtype(x):
+    "The dtype autocast would run a linear layer in for `x` (its own dtype when autocast is off)."
+    dev = x.device.type
+    return torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev) else x.dtype
+
+class TargetLogProb(torch.autograd.Function):
+    "log_softmax(x W^T + b)[i, t_i] in fp32 without materialising the fp32 log-softmax; chunked backward."
+    @staticmethod
+    def forward(ctx, x, weight, bias, target, dtype, chunk):
+        with torch.autocast(x.device.type, enabled=False):
+            xc, wc, bc = x.to(dtype), weight.to(dtype), bias.to(dtype)
+            z = F.linear(xc, wc, bc)                                  # (N, V) in the compute dtype
+            acc = torch.promote_types(dtype, torch.float32)          # fp32 for bf16/fp16/fp32, fp64 for fp64
+            lse = torch.empty(z.shape[0], dtype=acc, device=z.device)
+            for i in range(0, z.shape[0], chunk): lse[i:i + chunk] = torch.logsumexp(z[i:i + chunk].to(acc), -1)
+            zt = z.gather(1, target[:, None]).squeeze(1).to(acc)
+        ctx.save_for_backward(xc, wc, z, lse, target)
+        ctx.chunk, ctx.dtypes = chunk, (x.dtype, weight.dtype, bias.dtype)
+        return zt - lse
+
+    @staticmethod
+    def backward(ctx, g):
+        xc, wc, z, lse, target = ctx.saved_tensors
+        with torch.autocast(xc.device.type, enabled=False):
+            gz = torch.empty_like(z)
+            g = g.to(lse.dtype)
+            for i in range(0, z.shape[0], ctx.chunk):
+                sl = slice(i, i + ctx.chunk)
+                p = (z[sl].to(lse.dtype) - lse[sl, None]).exp_().mul_(-g[sl, None])   # -g softmax(z)
+                p.scatter_add_(1, target[sl, None], g[sl, None])                 # + g at the target
+                gz[sl] = p
+            gx = gz @ wc if ctx.needs_input_grad[0] else None
+            gw = gz.t() @ xc if ctx.needs_input_grad[1] else None
+            gb = gz.sum(0, dtype=lse.dtype) if ctx.needs_input_grad[2] else None
+        tx, tw, tb = ctx.dtypes
+        return (None if gx is None else gx.to(tx), None if gw is None else gw.to(tw),
+                None if gb is None else gb.to(tb), None, None, None)
+
+def target_logprob(x,                # (N, d) inputs of the output layer
+                   weight,           # (V, d) output weight
+                   bias,             # (V,) output bias
+                   target,           # (N,) long, ids in [0, V)
+                   chunk:int=128     # rows per chunk of the element-wise work
+                  )->torch.Tensor:
+    "(N,) log_softmax(x @ weight.T + bias)[i, target[i]], GEMM in the dtype autocast would use, the rest in at least fp32."
+    if x.dim() != 2 or target.shape != x.shape[:1]: raise ValueError(f"target_logprob: x must be (N, d) and target (N,), got {tuple(x.shape)} and {tuple(target.shape)}")
+    if target.numel() and (int(target.min()) < 0 or int(target.max()) >= weight.shape[0]):
+        raise ValueError(f"target_logprob: target ids must be in [0, {weight.shape[0]}), got [{int(target.min())}, {int(target.max())}]")
+    return TargetLogProb.apply(x, weight, bias, target, _compute_dtype(x), chunk)
+
 # %% ../nbs/25_decoder.ipynb #4a020596
 class PointerGeneratorDecoder(nn.Module):
     "Eq. 11: TRS_dec over the memory Emo_fused + See et al.'s pointer-generator over the context."
@@ -57,6 +108,7 @@ class PointerGeneratorDecoder(nn.Module):
         self.out_bias = nn.Parameter(torch.zeros(V))
         self.copy_q, self.copy_k = nn.Linear(d, d), nn.Linear(d, d)
         self.gen = nn.Linear(3 * d, 1)
+        self.fused_nll = True      # False: the reference path (full fp32 log-softmax), for equivalence tests
 
     def prepare(self, memory, mem_mask, ctx_ext, n_oov):
         "Decoding state from the memory (B, 1 + Lc, d): per-layer cross keys/values, copy keys, copy mask."
@@ -89,14 +141,19 @@ class PointerGeneratorDecoder(nn.Module):
         if self.out is None: return F.linear(y * self.scale, self.word_emb.weight, self.out_bias)
         return F.linear(y, self.out.weight, self.out_bias)
 
+    def target_vocab_logprob(self, y, tgt):
+        "(N,) log P_vocab(tgt) of decoder outputs `y` (N, d): `TargetLogProb` (`fused_nll`), else the full log-softmax."
+        if not self.fused_nll: return F.log_softmax(self.vocab_logits(y).float(), -1).gather(1, tgt[:, None]).squeeze(1)
+        if self.out is None: return target_logprob(y * self.scale, self.word_emb.weight, self.out_bias, tgt)
+        return target_logprob(y, self.out.weight, self.out_bias, tgt)
+
     def nll(self, tgt_in, tgt_ext, st):
         "Teacher-forced NLL (B, Lt) of `tgt_ext` given the inputs `tgt_in` (0 at PAD targets)."
         y, x, _ = self._run(tgt_in, st)
         a, g = self._copy(y, x, st)
         keep = tgt_ext != PAD
         tgt = tgt_ext[keep]
-        lv = F.log_softmax(self.vocab_logits(y[keep]).float(), -1)
-        lv_t = lv.gather(1, tgt.clamp(max=self.V - 1)[:, None]).squeeze(1).masked_fill(tgt >= self.V, -1e30)
+        lv_t = self.target_vocab_logprob(y[keep], tgt.clamp(max=self.V - 1)).masked_fill(tgt >= self.V, -1e30)
         copy = (a * (st['ctx_ext'][:, None, :] == tgt_ext[:, :, None])).sum(-1)[keep]
         g = g[keep]
         logp = torch.logaddexp(F.logsigmoid(g) + lv_t, F.logsigmoid(-g) + copy.clamp_min(1e-30).log())

@@ -74,6 +74,7 @@ class EMU(nn.Module):
         super().__init__()
         self.proj_pos, self.proj_neg = nn.Linear(d, d), nn.Linear(d, d)
         self.use_diffusion, self.detach_target, self.backprop_chain = use_diffusion, detach_target, backprop_chain
+        self.fast_chain = True     # False: the reference loop (per-step casts and coefficients), for equivalence tests
         if use_diffusion:
             if not 1 <= t_star <= T: raise ValueError(f"t_star must be in [1, T={T}], got {t_star}")
             self.sched, self.t_star = Schedule(T, beta_start, beta_end), t_star
@@ -99,8 +100,26 @@ class EMU(nn.Module):
         x = self.sched.q_sample(x0, ts[0], eps)
         tt = self.denoiser.time_term(ts.expand(2, -1))                 # (2, t*, hidden), once per chain
         ct = self.denoiser.cond_term(intent)
-        for i, t in enumerate(ts):
-            x = self.sched.p_step(x, t, self.denoiser(x, tt[:, i:i + 1], ct))
+        if not self.fast_chain:                                        # the reference loop
+            for i, t in enumerate(ts):
+                x = self.sched.p_step(x, t, self.denoiser(x, tt[:, i:i + 1], ct))
+            return x
+        return self._chain(x, ts, tt, ct)
+
+    def _chain(self, x, ts, tt, ct):
+        "The reverse loop of `denoise` with what every step recomputes hoisted out: the same operations in the same dtypes."
+        D, s, dev = self.denoiser, self.sched, x.device.type
+        ad = torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev) else None
+        cast = (lambda w: w.to(ad)) if ad is not None else (lambda w: w)
+        c1 = s.beta[ts] / (1 - s.ab[ts]).sqrt()                          # eq. 7's noise coefficient, each step
+        c2 = (1 - s.beta[ts]).sqrt()
+        bias1 = D.b1[:, None] + tt[:, :, None, :] + ct[:, None]          # (2, t*, B, hidden): b1 + time_term + cond_term
+        with torch.autocast(dev, enabled=False):                       # casts made once, as autocast made them per step
+            bias1, wx, w2, b2, w3, b3 = map(cast, (bias1, D.w_x, D.w2, D.b2, D.w3, D.b3))
+            for i in range(len(ts)):
+                h = F.silu(torch.baddbmm(bias1[:, i], cast(x), wx))
+                h = F.silu(torch.baddbmm(b2, h, w2))
+                x = (x - c1[i] * torch.baddbmm(b3, h, w3)) / c2[i]
         return x
 
     def forward(self, Q, intent, with_loss=True, generator=None):
