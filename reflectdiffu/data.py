@@ -13,8 +13,8 @@ log = logging.getLogger(__name__)
 
 # %% auto #0
 __all__ = ['log', 'EMOTIONS', 'INTENTS', 'EMO2ID', 'INTENT2ID', 'SPLITS', 'EI_COLUMNS', 'ED_COLUMNS', 'intent_of', 'DataError',
-           'Skips', 'read_splits', 'read_ei_csv', 'read_ei', 'read_ed_csv', 'read_ed', 'conversation_examples',
-           'conv_order', 'load_examples', 'write_jsonl', 'read_jsonl']
+           'Skips', 'read_text', 'read_splits', 'read_ei_csv', 'read_ei', 'read_ed_csv', 'read_ed',
+           'conversation_examples', 'conv_order', 'load_examples', 'write_jsonl', 'read_jsonl']
 
 # %% ../nbs/02_data.ipynb #90a89889
 EMOTIONS = sorted("""afraid angry annoyed anticipating anxious apprehensive ashamed caring confident content
@@ -50,6 +50,15 @@ def _fail(strict, skips, err):
     if strict: raise err
     log.warning("skipping conversation %s: %s", err.conv, err); skips.append(err)
 
+# %% ../nbs/02_data.ipynb #51db960c
+def read_text(path) -> str:
+    "UTF-8 text of `path`; a byte that is not UTF-8 raises `DataError` naming the file and the line."
+    b = Path(path).read_bytes()
+    try: return b.decode('utf-8')
+    except UnicodeDecodeError as e:
+        line, col = b.count(b'\n', 0, e.start) + 1, e.start - b.rfind(b'\n', 0, e.start)
+        raise DataError(path, line, f"not valid UTF-8 (byte 0x{b[e.start]:02x} at column {col}); re-save the file as UTF-8") from None
+
 # %% ../nbs/02_data.ipynb #286a0180
 EI_COLUMNS = ['Dialog_ID', 'Type', 'Actor', 'Text', 'Label']
 
@@ -58,16 +67,15 @@ def read_splits(path) -> dict[str, str]:
     path = Path(path)
     if not path.exists(): raise DataError(path, None, "split file not found (expected a CSV with columns Dialog_ID,split)")
     out = {}
-    with open(path, newline='', encoding='utf-8') as f:
-        r = csv.reader(f)
-        head = next(r, None)
-        if head != ['Dialog_ID', 'split']: raise DataError(path, 1, f"expected header Dialog_ID,split, got {head}")
-        for i, row in enumerate(r, start=2):
-            if len(row) != 2: raise DataError(path, i, f"expected 2 fields (Dialog_ID,split), got {len(row)}")
-            cid, sp = row
-            if sp not in SPLITS: raise DataError(path, i, f"split {sp!r} is not one of {list(SPLITS)}")
-            if cid in out: raise DataError(path, i, f"conversation {cid} listed twice")
-            out[cid] = sp
+    r = csv.reader(io.StringIO(read_text(path), newline=''))
+    head = next(r, None)
+    if head != ['Dialog_ID', 'split']: raise DataError(path, 1, f"expected header Dialog_ID,split, got {head}")
+    for i, row in enumerate(r, start=2):
+        if len(row) != 2: raise DataError(path, i, f"expected 2 fields (Dialog_ID,split), got {len(row)}")
+        cid, sp = row
+        if sp not in SPLITS: raise DataError(path, i, f"split {sp!r} is not one of {list(SPLITS)}")
+        if cid in out: raise DataError(path, i, f"conversation {cid} listed twice")
+        out[cid] = sp
     return out
 
 # %% ../nbs/02_data.ipynb #db339770
@@ -79,7 +87,7 @@ def read_ei_csv(path, strict=True, skips=None) -> list[dict]:
     path = Path(path); skips = Skips() if skips is None else skips
     emotion = path.stem
     if emotion not in EMO2ID: raise DataError(path, None, f"unknown emotion {emotion!r} (the file name is the emotion label); expected one of {EMOTIONS}")
-    with open(path, newline='', encoding='utf-8') as f: rows = list(csv.reader(f))
+    rows = list(csv.reader(io.StringIO(read_text(path), newline='')))
     if not rows or rows[0] != EI_COLUMNS: raise DataError(path, 1, f"expected header {','.join(EI_COLUMNS)}, got {rows[0] if rows else 'an empty file'}")
     convs, cur, bad = [], None, set()
     def close():
@@ -147,7 +155,7 @@ def read_ed_csv(path, strict=True, skips=None) -> list[dict]:
     "Conversations of one official ED split file (`train.csv`, `valid.csv` or `test.csv`)."
     path = Path(path); skips = Skips() if skips is None else skips
     if not path.exists(): raise DataError(path, None, "file not found (expected the official ED train/valid/test.csv)")
-    lines = path.read_text(encoding='utf-8').splitlines()
+    lines = read_text(path).splitlines()
     if not lines or lines[0].strip().split(',')[:8] != ED_COLUMNS: raise DataError(path, 1, f"expected header {','.join(ED_COLUMNS)}")
     convs, cur, bad = [], None, set()
     def close():
@@ -219,9 +227,8 @@ def read_jsonl(path) -> list[dict]:
     path = Path(path)
     if not path.exists(): raise DataError(path, None, "file not found (run the stage that writes it, e.g. `dvc repro prepare`)")
     out = []
-    with open(path, encoding='utf-8') as f:
-        for i, line in enumerate(f, start=1):
-            if not line.strip(): continue
-            try: out.append(json.loads(line))
-            except json.JSONDecodeError as e: raise DataError(path, i, f"not valid JSON ({e.msg})") from None
+    for i, line in enumerate(read_text(path).split('\n'), start=1):   # not splitlines: U+2028 may sit inside a string
+        if not line.strip(): continue
+        try: out.append(json.loads(line))
+        except json.JSONDecodeError as e: raise DataError(path, i, f"not valid JSON ({e.msg})") from None
     return out

@@ -123,12 +123,14 @@ def verify(path, expected: str, rel: str):
     if got != expected: raise DataError(path, None, f"checksum mismatch for {rel}: expected sha256 {expected}, got {got} (corrupt download or wrong mirror)")
 
 # %% ../nbs/03_fetch.ipynb #a8479596
-def verify_tree(root, manifest: dict | None = None) -> int:
+def verify_tree(root, manifest: dict | None = None,
+                hint: str = "run `rd-fetch`"  # how to get a missing file back
+               ) -> int:
     "Verify every file of `manifest` (default: the full data's `MANIFEST`) under `root`; returns the count."
     root = Path(root); manifest = MANIFEST if manifest is None else manifest
     for rel, h in manifest.items():
         p = root/rel
-        if not p.exists(): raise DataError(p, None, f"missing ({rel} is pinned by the manifest; run `rd-fetch`)")
+        if not p.exists(): raise DataError(p, None, f"missing ({rel} is pinned by the manifest; {hint})")
         verify(p, h, rel)
     return len(manifest)
 

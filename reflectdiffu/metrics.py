@@ -12,7 +12,8 @@ from tqdm.auto import tqdm
 # %% auto #0
 __all__ = ['BART_DIRECTIONS', 'RECORD_FIELDS', 'EVAL_KEYS', 'ngrams', 'bleu_stats', 'bleu_from_stats', 'corpus_bleu',
            'distinct_n', 'perplexity', 'accuracy', 'intent_accuracies', 'resolve_checkpoint', 'bertscore_key',
-           'bertscore_f1', 'BARTScorer', 'bartscore_key', 'bartscore', 'check_records', 'evaluate_responses']
+           'bertscore_pairs', 'bertscore_f1', 'BARTScorer', 'bartscore_key', 'bartscore', 'check_records',
+           'evaluate_responses']
 
 # %% ../nbs/30_metrics.ipynb #f3534246
 def ngrams(tokens, n):
@@ -140,6 +141,39 @@ def _missing_checkpoint(path):
     if not (path / 'config.json').exists(): return f'unavailable: no config.json in {path}'
     return None
 
+# %% ../nbs/30_metrics.ipynb #7634784a
+def bertscore_pairs(cands:list, refs:list, model_type:str, num_layers:int, batch_size=64, device='cpu', baseline=None, verbose=False)->list:
+    "BERTScore-F1 of each (candidate, reference) string pair as `bert_score.score` computes it, with the sentences embedded in a fixed order."
+    import torch
+    from collections import defaultdict
+    from torch.nn.utils.rnn import pad_sequence
+    from bert_score.utils import get_model, get_tokenizer, get_bert_embedding, greedy_cos_idf
+    tok, model = get_tokenizer(model_type, False), get_model(model_type, num_layers, False)
+    model.to(device)
+    idf = defaultdict(lambda: 1.0); idf[tok.sep_token_id] = 0; idf[tok.cls_token_id] = 0   # no idf weighting
+    sents = sorted(set(refs) | set(cands), key=lambda s: (-len(s.split(' ')), s))   # a total order: no set order leaks
+    stats = {}
+    for i in tqdm(range(0, len(sents), batch_size), desc='BERTScore', disable=not verbose):
+        b = sents[i:i + batch_size]
+        emb, mask, w = get_bert_embedding(b, model, tok, idf, device=device)
+        for j, s in enumerate(b):
+            n = int(mask[j].sum()); stats[s] = (emb[j, :n].cpu(), w[j, :n].cpu())
+    dev = next(model.parameters()).device
+    def pad(batch):
+        emb, w = zip(*(stats[s] for s in batch)); lens = torch.tensor([e.size(0) for e in emb])
+        return (pad_sequence([e.to(dev) for e in emb], batch_first=True, padding_value=2.0),
+                (torch.arange(int(lens.max()))[None] < lens[:, None]).to(dev), pad_sequence([x.to(dev) for x in w], batch_first=True))
+    F = []
+    with torch.no_grad():
+        for i in range(0, len(refs), batch_size):
+            F.append(greedy_cos_idf(*pad(refs[i:i + batch_size]), *pad(cands[i:i + batch_size]))[2].cpu())
+    F = torch.cat(F)
+    if baseline:   # as bert_score.score: a row per layer, columns layer, P, R, F
+        import pandas as pd
+        b = torch.from_numpy(pd.read_csv(baseline).iloc[num_layers].to_numpy())[1:].float()[2]
+        F = (F - b) / (1 - b)
+    return [float(x) for x in F]
+
 # %% ../nbs/30_metrics.ipynb #93ae86f4
 def bertscore_f1(hyps, refs, model='minilm', num_layers=6, baseline=None, batch_size=64, device='cpu', verbose=False):
     "Mean BERTScore-F1 of token lists `hyps` vs `refs`: {'name', 'value', 'status', 'f1'} (value None if unavailable)."
@@ -151,16 +185,13 @@ def bertscore_f1(hyps, refs, model='minilm', num_layers=6, baseline=None, batch_
     n_layers = json.loads((path / 'config.json').read_text()).get('num_hidden_layers')
     if n_layers is not None and not 1 <= num_layers <= n_layers:
         raise ValueError(f"bertscore num_layers={num_layers}: {path} has layers 1..{n_layers}")
-    import bert_score
-    kw = dict(model_type=str(path), num_layers=num_layers, idf=False, batch_size=batch_size, device=device, verbose=verbose)
     if baseline:
         if not Path(baseline).is_file(): raise FileNotFoundError(f"bertscore baseline file not found: {baseline}")
-        kw.update(rescale_with_baseline=True, baseline_path=str(baseline), lang='en')
         res['name'] += '[rescaled]'
     with warnings.catch_warnings():
         warnings.filterwarnings('ignore', message='.*Empty (candidate|reference) sentence.*')
-        _, _, F = bert_score.score([' '.join(h) for h in hyps], [' '.join(r) for r in refs], **kw)
-    f1 = [float(x) for x in F]
+        f1 = bertscore_pairs([' '.join(h) for h in hyps], [' '.join(r) for r in refs], str(path), num_layers,
+                             batch_size, device, baseline, verbose)
     return dict(res, value=sum(f1) / len(f1), status='ok', f1=f1)
 
 # %% ../nbs/30_metrics.ipynb #2d4bf1af

@@ -4,17 +4,19 @@
 
 # %% ../nbs/00_params.ipynb #fece7e11
 from __future__ import annotations
-import copy, math
+import argparse, copy, math, re, sys
 from dataclasses import dataclass
 from pathlib import Path
 import yaml
 
 # %% auto #0
-__all__ = ['SCHEMA', 'OVERLAYS', 'ParamsError', 'Key', 'apply_overlay', 'validate', 'load_params']
+__all__ = ['SCHEMA', 'OVERLAYS', 'ParamsError', 'Key', 'apply_overlay', 'read_yaml', 'validate', 'load_params', 'main']
 
 # %% ../nbs/00_params.ipynb #08100287
 class ParamsError(ValueError):
-    "A params.yaml problem; the message names the file and the dotted key."
+    "A params.yaml problem; the message names the file (and line where known) and the dotted key."
+    def __init__(self, msg, key=None, line=None):
+        super().__init__(msg); self.key, self.line = key, line   # the dotted key and the line, where known
 
 @dataclass(frozen=True)
 class Key:
@@ -29,13 +31,13 @@ class Key:
         "Return `v` (ints accepted for floats) or raise `ParamsError` naming `name`."
         t = self.type
         if t is float and isinstance(v, int) and not isinstance(v, bool): v = float(v)
-        if t is float and isinstance(v, float) and math.isnan(v): raise ParamsError(f"{name}: NaN is not allowed")
+        if t is float and isinstance(v, float) and math.isnan(v): raise ParamsError(f"{name}: NaN is not allowed", name)
         ok = isinstance(v, t) and not (t in (int, float) and isinstance(v, bool))
-        if not ok: raise ParamsError(f"{name}: expected {t.__name__}, got {type(v).__name__} ({v!r})")
+        if not ok: raise ParamsError(f"{name}: expected {t.__name__}, got {type(v).__name__} ({v!r})", name)
         if self.choices is not None and v not in self.choices:
-            raise ParamsError(f"{name}: {v!r} is not one of {list(self.choices)}")
-        if self.lo is not None and v < self.lo: raise ParamsError(f"{name}: {v} is below the minimum {self.lo}")
-        if self.hi is not None and v > self.hi: raise ParamsError(f"{name}: {v} is above the maximum {self.hi}")
+            raise ParamsError(f"{name}: {v!r} is not one of {list(self.choices)}", name)
+        if self.lo is not None and v < self.lo: raise ParamsError(f"{name}: {v} is below the minimum {self.lo}", name)
+        if self.hi is not None and v > self.hi: raise ParamsError(f"{name}: {v} is above the maximum {self.hi}", name)
         return v
 
 # %% ../nbs/00_params.ipynb #73e0a639
@@ -245,44 +247,97 @@ def apply_overlay(p, ov):
         else: p[sec] = v
     return p
 
+# %% ../nbs/00_params.ipynb #1a45f005
+class _Loader(yaml.SafeLoader):
+    "SafeLoader with YAML 1.2 floats (`1e-9`, `5E+3`) and duplicated keys refused."
+    def construct_mapping(self, node, deep=False):
+        seen = {}
+        for k, _ in node.value:
+            key = self.construct_object(k, deep=True)
+            line = k.start_mark.line + 1
+            if key in seen: raise ParamsError(f"duplicated key {key!r} (first at line {seen[key]}); YAML would keep only the last value", str(key), line)
+            seen[key] = line
+        return super().construct_mapping(node, deep)
+
+_Loader.yaml_implicit_resolvers = {c: [r for r in rs if r[0] != 'tag:yaml.org,2002:float']
+                                   for c, rs in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+_Loader.add_implicit_resolver('tag:yaml.org,2002:float', re.compile(r'''^(?:
+     [-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+    |\.[0-9][0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))$''', re.X), list('-+0123456789.'))
+
+def _key_lines(node, pre='', out=None):
+    "Dotted key -> 1-based line of every mapping key under `node`."
+    out = {} if out is None else out
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            name = f"{pre}{k.value}"; out.setdefault(name, k.start_mark.line + 1); _key_lines(v, name + '.', out)
+    return out
+
+def read_yaml(path)->tuple:
+    "`(mapping, lines)` of a params file: exponent floats as numbers, duplicated keys refused; `ParamsError` naming the file."
+    path = Path(path)
+    if not path.exists(): raise ParamsError(f"{path}: file not found")
+    loader = _Loader(path.read_text(encoding='utf-8'))
+    try:
+        node = loader.get_single_node()
+        return (loader.construct_document(node) if node is not None else None), _key_lines(node)
+    except ParamsError as e: raise ParamsError(f"{path}:{e.line}: {e}", e.key, e.line) from None
+    except yaml.YAMLError as e: raise ParamsError(f"{path}: not valid YAML: {e}") from None
+    finally: loader.dispose()
+
 # %% ../nbs/00_params.ipynb #ba8f8980
 OVERLAYS = ('profiles', 'variants')
 
-def validate(raw, src='params.yaml'):
-    "Check a raw params mapping against `SCHEMA`; returns a normalised copy."
-    if not isinstance(raw, dict): raise ParamsError(f"{src}: top level must be a mapping")
+def _validate(raw):
+    "`validate` without the location: errors carry the dotted key in `ParamsError.key`."
+    if not isinstance(raw, dict): raise ParamsError("top level must be a mapping")
     out = {}
     known = set(SCHEMA['top']) | (set(SCHEMA) - {'top'}) | set(OVERLAYS)
     for k in raw:
-        if k not in known: raise ParamsError(f"{src}: {k}: unknown key")
+        if k not in known: raise ParamsError(f"{k}: unknown key", k)
     for k, spec in SCHEMA['top'].items():
-        if k not in raw: raise ParamsError(f"{src}: {k}: missing key")
+        if k not in raw: raise ParamsError(f"{k}: missing key", k)
         out[k] = spec.check(k, raw[k])
     for sec, keys in SCHEMA.items():
         if sec == 'top': continue
         vals = raw.get(sec)
-        if not isinstance(vals, dict): raise ParamsError(f"{src}: {sec}: missing section (expected a mapping)")
+        if not isinstance(vals, dict): raise ParamsError(f"{sec}: missing section (expected a mapping)", sec)
         for k in vals:
-            if k not in keys: raise ParamsError(f"{src}: {sec}.{k}: unknown key")
+            if k not in keys: raise ParamsError(f"{sec}.{k}: unknown key", f"{sec}.{k}")
         for k, spec in keys.items():
-            if k not in vals: raise ParamsError(f"{src}: {sec}.{k}: missing key")
+            if k not in vals: raise ParamsError(f"{sec}.{k}: missing key", f"{sec}.{k}")
         out[sec] = {k: spec.check(f"{sec}.{k}", vals[k]) for k, spec in keys.items()}
     for ov in OVERLAYS:
         d = raw.get(ov)
-        if not isinstance(d, dict) or not d: raise ParamsError(f"{src}: {ov}: missing or empty (expected name -> dotted overrides)")
+        if not isinstance(d, dict) or not d: raise ParamsError(f"{ov}: missing or empty (expected name -> dotted overrides)", ov)
         out[ov] = {name: _check_overlay(f"{ov}.{name}", o or {}) for name, o in d.items()}
     if out['profile'] not in out['profiles']:
-        raise ParamsError(f"{src}: profile: {out['profile']!r} is not one of the profiles {list(out['profiles'])}")
+        raise ParamsError(f"profile: {out['profile']!r} is not one of the profiles {list(out['profiles'])}", 'profile')
     return out
+
+def _where(src, lines, key):
+    "`src:line` of the dotted `key` (or of its closest enclosing key) when `lines` knows it, else `src`."
+    while key and lines:
+        if key in lines: return f"{src}:{lines[key]}"
+        key = key.rpartition('.')[0]
+    return str(src)
+
+def validate(raw,               # the mapping read from the file
+             src='params.yaml', # file name for the messages
+             lines:dict=None):  # dotted key -> line in `src` (from `read_yaml`)
+    "Check a raw params mapping against `SCHEMA`; returns a normalised copy. Errors start with `src[:line]: dotted.key`."
+    try: return _validate(raw)
+    except ParamsError as e: raise ParamsError(f"{_where(src, lines, e.key)}: {e}", e.key) from None
 
 # %% ../nbs/00_params.ipynb #addbe263
 def load_params(path='params.yaml', profile=None, variant=None):
     "Load and validate `path`; apply the active (or given) profile, then `variant` if given."
     path = Path(path)
-    if not path.exists(): raise ParamsError(f"{path}: file not found")
-    try: raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e: raise ParamsError(f"{path}: not valid YAML: {e}") from None
-    p = validate(raw, str(path))
+    raw, lines = read_yaml(path)
+    p = validate(raw, str(path), lines)
     if profile is not None:
         if profile not in p['profiles']: raise ParamsError(f"{path}: profile {profile!r} is not one of {list(p['profiles'])}")
         p['profile'] = profile
@@ -292,3 +347,13 @@ def load_params(path='params.yaml', profile=None, variant=None):
         p = apply_overlay(p, p['variants'][variant])
         p['variant'] = variant
     return p
+
+# %% ../nbs/00_params.ipynb #6f927de4
+def main(argv=None):
+    "Command line: `rd-params [--params params.yaml] [--profile NAME] [--variant NAME]`; exit 1 with one line on error."
+    ap = argparse.ArgumentParser(description='Validate params.yaml (and a profile / variant) before a stage runs.')
+    ap.add_argument('--params', default='params.yaml'); ap.add_argument('--profile'); ap.add_argument('--variant')
+    a = ap.parse_args(argv)
+    try: p = load_params(a.params, profile=a.profile, variant=a.variant)
+    except ParamsError as e: sys.exit(f"rd-params: {e}")
+    print(f"rd-params: {a.params} ok (profile {p['profile']}" + (f", variant {a.variant})" if a.variant else ')'))

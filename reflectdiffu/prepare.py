@@ -16,7 +16,7 @@ from .vader import example_polarity
 from .fetch import verify_tree
 
 # %% auto #0
-__all__ = ['stage_dirs', 'prepare_stats', 'verify_inputs', 'prepare', 'main']
+__all__ = ['SAMPLE_HINT', 'stage_dirs', 'prepare_stats', 'verify_inputs', 'prepare', 'main']
 
 # %% ../nbs/07_prepare.ipynb #1ef7ac9f
 def stage_dirs(profile: str, root='.') -> dict:
@@ -43,13 +43,17 @@ def prepare_stats(ex: dict, vocab: Vocab, skips: Skips, max_context_len: int, ma
     return st
 
 # %% ../nbs/07_prepare.ipynb #f75c23da
+SAMPLE_HINT = "the embedded sample is kept in git: `git checkout sample/` restores it (`rd-sample` rebuilds it from data/)"
+
 def verify_inputs(data_dir) -> int:
     "Verify a layout-(a) data folder: the sample against its SAMPLE.json, anything else against the full-data manifest."
     data_dir = Path(data_dir)
-    desc = data_dir/'SAMPLE.json'
+    desc, readme = data_dir/'SAMPLE.json', data_dir/'README.md'
     if desc.exists():
         man = {k: v for k, v in json.loads(desc.read_text())['sha256'].items() if k != 'README.md'}
-        return verify_tree(data_dir, man)
+        return verify_tree(data_dir, man, hint=SAMPLE_HINT)
+    if readme.exists() and readme.read_text(encoding='utf-8', errors='replace').startswith('# Embedded sample'):
+        raise DataError(desc, None, f"missing: the sample's list of checksums; {SAMPLE_HINT}")
     return verify_tree(data_dir)
 
 # %% ../nbs/07_prepare.ipynb #d74aad3e

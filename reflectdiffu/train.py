@@ -14,9 +14,10 @@ from tqdm import tqdm
 from .batches import BucketSampler, to_device
 
 # %% auto #0
-__all__ = ['CKPT_VERSION', 'TRAJECTORY_KEYS', 'noam_lr', 'Noam', 'make_optimizer', 'seed_everything', 'rng_state',
-           'set_rng_state', 'CheckpointError', 'fingerprint', 'fingerprint_diff', 'save_checkpoint', 'load_checkpoint',
-           'check_fingerprint', 'eval_plan', 'evaluate', 'TSVLog', 'resolve_device', 'load_weights', 'fit']
+__all__ = ['CKPT_VERSION', 'READ_VERSIONS', 'TRAJECTORY_KEYS', 'noam_lr', 'Noam', 'make_optimizer', 'seed_everything',
+           'rng_state', 'set_rng_state', 'CheckpointError', 'fingerprint', 'fingerprint_diff', 'content_sha256',
+           'save_checkpoint', 'load_checkpoint', 'check_fingerprint', 'eval_plan', 'evaluate', 'TSVLog',
+           'resolve_device', 'load_weights', 'fit']
 
 # %% ../nbs/27_train.ipynb #115d40c2
 def noam_lr(step:int,       # optimiser step, 1-based
@@ -84,10 +85,11 @@ def set_rng_state(st:dict):
     if 'cuda' in st and torch.cuda.is_available(): torch.cuda.set_rng_state_all(st['cuda'])
 
 # %% ../nbs/27_train.ipynb #dac107a4
-CKPT_VERSION = 1
+CKPT_VERSION = 2         # 2: a content hash (`content_sha256`) is stored and verified
+READ_VERSIONS = (1, 2)   # 1: written before the hash (read without that check)
 
 class CheckpointError(RuntimeError):
-    "An unreadable or mismatched checkpoint; the message names the file."
+    "An unreadable, corrupted or mismatched checkpoint; the message names the file."
 
 def _plain(x):
     "JSON-able plain version of `x` (tensors become lists)."
@@ -121,8 +123,28 @@ def fingerprint_diff(old:dict, new:dict)->list[str]:
             for k in keys if old.get(k, '<absent>') != new.get(k, '<absent>')]
 
 # %% ../nbs/27_train.ipynb #f49e0197
+def _feed(h, x):
+    "Feed a deterministic serialisation of `x` (nested dicts / lists of tensors and scalars) to the hash `h`."
+    if isinstance(x, torch.Tensor):
+        t = x.detach().cpu().contiguous()
+        h.update(f"T{t.dtype}{tuple(t.shape)}:".encode()); h.update(t.reshape(-1).view(torch.uint8).numpy())
+    elif isinstance(x, dict):
+        h.update(b'{')
+        for k in sorted(x, key=lambda k: (type(k).__name__, str(k))): _feed(h, k); _feed(h, x[k])
+        h.update(b'}')
+    elif isinstance(x, (list, tuple)):
+        h.update(b'[')
+        for v in x: _feed(h, v)
+        h.update(b']')
+    else: h.update(f"{type(x).__name__}:{x!r};".encode())
+
+def content_sha256(obj:dict)->str:
+    "SHA-256 of every tensor's dtype, shape and bytes and every value of `obj` (keys sorted; `content_sha256` itself left out)."
+    h = hashlib.sha256(); _feed(h, {k: v for k, v in obj.items() if k != 'content_sha256'}); return h.hexdigest()
+
 def save_checkpoint(obj:dict, path):
-    "Atomically write `obj` with `torch.save` (temp file in the same folder, fsync, rename)."
+    "Atomically write `obj` plus its `content_sha256` with `torch.save` (temp file in the same folder, fsync, rename)."
+    obj = {**obj, 'content_sha256': content_sha256(obj)}
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
@@ -133,7 +155,7 @@ def save_checkpoint(obj:dict, path):
         if tmp.exists(): tmp.unlink()
 
 def load_checkpoint(path, required=('version',))->dict:
-    "Load a checkpoint with `weights_only=True`; `CheckpointError` naming the file if unreadable."
+    "Load a checkpoint with `weights_only=True`, verify its content hash and finite weights; `CheckpointError` naming the file."
     path = Path(path)
     if not path.exists(): raise CheckpointError(f"{path}: checkpoint not found")
     try: ck = torch.load(path, map_location='cpu', weights_only=True)
@@ -143,8 +165,19 @@ def load_checkpoint(path, required=('version',))->dict:
     if not isinstance(ck, dict): raise CheckpointError(f"{path}: not a checkpoint (a {type(ck).__name__}, expected a dict)")
     miss = [k for k in required if k not in ck]
     if miss: raise CheckpointError(f"{path}: not a training checkpoint (missing {miss})")
-    if ck['version'] != CKPT_VERSION:
-        raise CheckpointError(f"{path}: checkpoint format version {ck['version']}, this code reads {CKPT_VERSION}")
+    if ck['version'] not in READ_VERSIONS:
+        raise CheckpointError(f"{path}: checkpoint format version {ck['version']}, this code reads {list(READ_VERSIONS)}")
+    if ck['version'] >= 2:
+        stored = ck.pop('content_sha256', None)
+        if stored is None: raise CheckpointError(f"{path}: no content hash (format version {ck['version']} stores one); the file is damaged")
+        got = content_sha256(ck)
+        if got != stored:
+            raise CheckpointError(f"{path}: corrupted: its content hash does not match (stored sha256 {stored[:16]}..., "
+                                  f"computed {got[:16]}...); restore it (`dvc checkout`) or delete it to retrain")
+    for k, t in (ck.get('model') or {}).items():
+        if isinstance(t, torch.Tensor) and t.is_floating_point() and not torch.isfinite(t).all():
+            raise CheckpointError(f"{path}: weight {k} has {int((~torch.isfinite(t)).sum())} non-finite values (NaN/Inf); "
+                                  "the checkpoint is unusable")
     return ck
 
 def check_fingerprint(ck:dict, fp:dict, path):
@@ -283,16 +316,20 @@ def fit(model:nn.Module,        # a module honouring the Model API (`docs/design
     S = dict(step=0, epoch=0, pos=0, best_ppl=math.inf, best_step=0, bad=0, done=False, stopped_early=False,
              wall=0.0, train_time=0.0, examples=0, resumed_from=[], best_acc_emo=None, best_acc_intent=None)
 
-    ck = None
+    ck, reuse = None, False
     if resume and latest.exists():
         ck = load_checkpoint(latest, required=('version', 'model', 'optimizer', 'scheduler', 'rng', 'state', 'fingerprint'))
         st, same = ck['state'], ck['fingerprint'].get('sha256') == fp['sha256']
-        if st['done'] and (st['stopped_early'] or st['step'] >= max_steps or not same): ck = None   # finished: afresh
+        # a finished run of these params that ends where this one would: reuse it, train nothing
+        reuse = (st['done'] and same and st['step'] <= max_steps and (st['stopped_early'] or st['step'] == max_steps)
+                 and log.path.exists() and vlog.path.exists())
+        if reuse: print(f"{desc}: {latest} is a finished run of these params (step {st['step']}): reused, no training", file=sys.stderr)
+        elif st['done'] and (st['stopped_early'] or st['step'] >= max_steps or not same): ck = None   # finished otherwise: afresh
         else: check_fingerprint(ck, fp, latest)   # an unfinished run of other params is refused
     if ck is not None:
         model.load_state_dict(ck['model']); opt.load_state_dict(ck['optimizer']); sched.load_state_dict(ck['scheduler'])
         S.update({k: ck['state'][k] for k in S if k in ck['state']})
-        S['done'] = False; S['resumed_from'] = list(S['resumed_from']) + [S['step']]
+        if not reuse: S['done'] = False; S['resumed_from'] = list(S['resumed_from']) + [S['step']]
         if S['best_step'] and not best.exists():
             raise CheckpointError(f"{best}: missing, but {latest} records a best model at step {S['best_step']}; delete {latest} to start afresh")
         set_rng_state(ck['rng'])
@@ -361,7 +398,7 @@ def fit(model:nn.Module,        # a module honouring the Model API (`docs/design
     bar.close()
     if not S['done']:   # loop ended without reaching the save above (max_steps lowered below a resumed step)
         S['done'] = True; S['wall'] = wall0 + time.perf_counter() - t0; save_checkpoint(state_dict_ck(), latest)
-    wall = wall0 + time.perf_counter() - t0
+    wall = S['wall']   # as recorded in the final latest.pt, so a reused run writes the same summary
     steps = S['step']
     summary = dict(steps=steps, max_steps=max_steps, epochs=S['examples'] / n_train,
                    best_step=S['best_step'], best_valid_ppl=S['best_ppl'] if math.isfinite(S['best_ppl']) else None,

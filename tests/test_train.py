@@ -233,9 +233,11 @@ def test_finished_run_restarts_or_extends(tmp_path, reference):
     m1, s1 = run(tmp_path, max_steps=30)          # extending a finished run continues from step 20
     assert s1['resumed_from'] == [20] and s1['steps'] == 30
     assert_same_weights(m0, m1)
-    m2, s2 = run(tmp_path, max_steps=30)          # a run that reached max_steps starts afresh
-    assert s2['resumed_from'] == [] and s2['steps'] == 30
+    m2, s2 = run(tmp_path, max_steps=30, on_step=fail_at(1))   # a run that reached max_steps is reused: nothing trains
+    assert s2 == s1
     assert_same_weights(m0, m2)
+    m3, s3 = run(tmp_path, max_steps=25)          # max_steps lowered below the finished step: afresh
+    assert s3['resumed_from'] == [] and s3['steps'] == 25
 
 
 def test_early_stopping(tmp_path):
