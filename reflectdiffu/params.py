@@ -195,6 +195,10 @@ SCHEMA['train'] = dict(
     bf16=Key(bool, doc='bfloat16 autocast for forward passes (CPU and CUDA)'),
     num_threads=Key(int, 0, 1024, doc='torch.set_num_threads; 0 leaves the torch default'),
     device=Key(str, choices=('auto', 'cpu', 'cuda'), doc='auto: CUDA when available, else CPU'),
+    fused_adam=Key(bool, doc="Adam's fused kernel (one pass over the parameters instead of one per operation; CPU and CUDA)"),
+    flush_denormal=Key(bool, doc='flush denormal floats to zero (torch.set_flush_denormal; x86 CPUs)'),
+    sdpa_backend=Key(str, choices=('auto', 'math', 'math_on_cpu'), doc="scaled_dot_product_attention backend: auto = PyTorch's choice, math, math_on_cpu = math on CPU (faster for these short sequences, rd-bench) and PyTorch's choice on CUDA"),
+    keep_freed_memory=Key(bool, doc="ask glibc's malloc to keep freed memory for reuse instead of returning it to the OS (page faults on fresh memory cost a large share of a CPU step, rd-bench); no effect elsewhere"),
 )
 
 # %% ../nbs/00_params.ipynb #6d106dbe

@@ -14,10 +14,11 @@ from tqdm import tqdm
 from .batches import BucketSampler, to_device
 
 # %% auto #0
-__all__ = ['CKPT_VERSION', 'READ_VERSIONS', 'TRAJECTORY_KEYS', 'noam_lr', 'Noam', 'make_optimizer', 'seed_everything',
-           'rng_state', 'set_rng_state', 'CheckpointError', 'fingerprint', 'fingerprint_diff', 'content_sha256',
-           'save_checkpoint', 'load_checkpoint', 'check_fingerprint', 'eval_plan', 'evaluate', 'TSVLog',
-           'resolve_device', 'load_weights', 'fit']
+__all__ = ['CKPT_VERSION', 'READ_VERSIONS', 'TRAJECTORY_KEYS', 'M_TRIM_THRESHOLD', 'M_MMAP_THRESHOLD', 'noam_lr', 'Noam',
+           'make_optimizer', 'seed_everything', 'rng_state', 'set_rng_state', 'CheckpointError', 'fingerprint',
+           'fingerprint_diff', 'content_sha256', 'save_checkpoint', 'load_checkpoint', 'check_fingerprint', 'eval_plan',
+           'evaluate', 'TSVLog', 'resolve_device', 'load_weights', 'keep_freed_memory', 'configure_runtime',
+           'sdpa_context', 'fast_paths', 'train_step', 'fit']
 
 # %% ../nbs/27_train.ipynb #115d40c2
 def noam_lr(step:int,       # optimiser step, 1-based
@@ -52,11 +53,11 @@ class Noam:
 
 # %% ../nbs/27_train.ipynb #d9324cdb
 def make_optimizer(model:nn.Module, d_model:int, warmup:int, factor:float=1.0,
-                   betas=(0.9, 0.98), eps:float=1e-9):
+                   betas=(0.9, 0.98), eps:float=1e-9, fused:bool=False):
     "Adam (lr set by the schedule) over the trainable parameters of `model`, and its `Noam` schedule."
     params = [p for p in model.parameters() if p.requires_grad]
     if not params: raise ValueError("make_optimizer: the model has no trainable parameters")
-    opt = torch.optim.Adam(params, lr=0.0, betas=tuple(betas), eps=eps)
+    opt = torch.optim.Adam(params, lr=0.0, betas=tuple(betas), eps=eps, fused=True if fused else None)
     return opt, Noam(opt, d_model, warmup, factor)
 
 # %% ../nbs/27_train.ipynb #b3ed4f25
@@ -268,6 +269,56 @@ def load_weights(model:nn.Module, path, fingerprint:dict=None)->dict:
     model.load_state_dict(ck['model'])
     return ck
 
+# %% ../nbs/27_train.ipynb #8fc8cdcf
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3      # glibc's mallopt parameters (malloc.h)
+
+def keep_freed_memory()->bool:
+    "Ask glibc's malloc to keep freed memory (mmap threshold 32 MiB, no trimming); False where there is no glibc `mallopt`."
+    import ctypes, ctypes.util
+    try: mallopt = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6').mallopt
+    except (OSError, AttributeError): return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    return bool(mallopt(M_MMAP_THRESHOLD, 32 * 2**20)) and bool(mallopt(M_TRIM_THRESHOLD, 2**30))
+
+def configure_runtime(cfg:dict)->dict:
+    "Apply the process-wide settings of the `train` section (threads, denormals, allocator); returns what is in force."
+    if cfg['num_threads'] > 0: torch.set_num_threads(cfg['num_threads'])
+    ftz = torch.set_flush_denormal(bool(cfg['flush_denormal']))
+    kept = keep_freed_memory() if cfg['keep_freed_memory'] else False
+    return dict(num_threads=torch.get_num_threads(), flush_denormal=bool(cfg['flush_denormal']) and ftz,
+                keep_freed_memory=kept)
+
+def sdpa_context(backend:str, device):
+    "Context manager restricting `scaled_dot_product_attention` to the math kernel (`math`, or `math_on_cpu` on a CPU)."
+    import contextlib
+    from torch.nn.attention import sdpa_kernel, SDPBackend
+    if backend not in ('auto', 'math', 'math_on_cpu'): raise ValueError(f"sdpa_backend must be auto, math or math_on_cpu, got {backend!r}")
+    if backend == 'math' or (backend == 'math_on_cpu' and torch.device(device).type == 'cpu'): return sdpa_kernel([SDPBackend.MATH])
+    return contextlib.nullcontext()
+
+def fast_paths(model:nn.Module, on:bool=True)->list[str]:
+    "Switch the fast implementations of `model`'s components on (default) or back to their references; returns the switches set."
+    names = []
+    for name, m in model.named_modules():
+        for attr in ('fused_nll', 'fast_chain'):
+            if hasattr(m, attr): setattr(m, attr, bool(on)); names.append(f"{name}.{attr}" if name else attr)
+    return names
+
+def train_step(model:nn.Module, opt, sched, batch:dict, cfg:dict, device, step:int=0):
+    "One optimisation step as `fit` runs it; returns (model output, learning rate, gradient norm)."
+    lr = sched.step()
+    with sdpa_context(cfg['sdpa_backend'], device):
+        with _autocast(device, cfg['bf16']): out = model(batch)
+        loss = out['loss']
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"step {step}: non-finite loss {loss.item()} (terms: "
+                                     + ', '.join(f"{k}={v.item():.4g}" for k, v in out['terms'].items()) + ')')
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+    gn = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg['clip_norm'] if cfg['clip_norm'] > 0 else math.inf)
+    opt.step()
+    return out, lr, gn
+
 # %% ../nbs/27_train.ipynb #d1c387bb
 def fit(model:nn.Module,        # a module honouring the Model API (`docs/design.md`)
         train_ds,               # indexable training examples
@@ -297,7 +348,7 @@ def fit(model:nn.Module,        # a module honouring the Model API (`docs/design
     out_dir, report_dir = Path(out_dir), Path(report_dir)
     out_dir.mkdir(parents=True, exist_ok=True); report_dir.mkdir(parents=True, exist_ok=True)
     latest, best = out_dir/'latest.pt', out_dir/'best.pt'
-    if cfg['num_threads'] > 0: torch.set_num_threads(cfg['num_threads'])
+    runtime = configure_runtime(cfg)
     dev = resolve_device(cfg['device'])
     n_train, n_valid_all = len(train_ds), len(valid_ds)
     if n_train == 0: raise ValueError("fit: the training set is empty")
@@ -311,7 +362,7 @@ def fit(model:nn.Module,        # a module honouring the Model API (`docs/design
 
     model.to(dev)
     opt, sched = make_optimizer(model, d_model, cfg['warmup'], cfg['noam_factor'],
-                                (cfg['adam_beta1'], cfg['adam_beta2']), cfg['adam_eps'])
+                                (cfg['adam_beta1'], cfg['adam_beta2']), cfg['adam_eps'], cfg['fused_adam'])
     log, vlog = TSVLog(report_dir/'log.tsv'), TSVLog(report_dir/'valid.tsv')
     S = dict(step=0, epoch=0, pos=0, best_ppl=math.inf, best_step=0, bad=0, done=False, stopped_early=False,
              wall=0.0, train_time=0.0, examples=0, resumed_from=[], best_acc_emo=None, best_acc_intent=None)
@@ -357,17 +408,8 @@ def fit(model:nn.Module,        # a module honouring the Model API (`docs/design
         S['pos'] += 1
         if S['pos'] >= len(plan): S['epoch'] += 1; S['pos'] = 0; plan = None
         S['step'] += 1; step = S['step']
-        lr = sched.step()
-        with _autocast(dev, cfg['bf16']): out = model(batch)
-        loss = out['loss']
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"step {step}: non-finite loss {loss.item()} (terms: "
-                                     + ', '.join(f"{k}={v.item():.4g}" for k, v in out['terms'].items()) + ')')
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        gn = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg['clip_norm'] if cfg['clip_norm'] > 0 else math.inf)
-        opt.step()
-        lv = loss.item()
+        out, lr, gn = train_step(model, opt, sched, batch, cfg, dev, step)
+        lv = out['loss'].item()
         row = dict(step=step, lr=lr, loss=lv, **{k: v.item() for k, v in out['terms'].items()}, grad_norm=gn.item())
         log.write(row)
         S['train_time'] += time.perf_counter() - ts; S['examples'] += len(idx)
@@ -406,6 +448,6 @@ def fit(model:nn.Module,        # a module honouring the Model API (`docs/design
                    stopped_early=S['stopped_early'], wall_time_s=wall, train_time_s=S['train_time'],
                    s_per_step=S['train_time'] / max(steps, 1), examples_per_s=S['examples'] / max(S['train_time'], 1e-9),
                    resumed_from=S['resumed_from'], n_params=sum(p.numel() for p in model.parameters()),
-                   n_train=n_train, n_valid=n_valid, device=str(dev), bf16=cfg['bf16'], num_threads=torch.get_num_threads())
+                   n_train=n_train, n_valid=n_valid, device=str(dev), bf16=cfg['bf16'], **runtime)
     (report_dir/'summary.json').write_text(json.dumps(summary, indent=2) + '\n')
     return summary

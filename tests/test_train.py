@@ -62,7 +62,8 @@ TRAIN, VALID = DS(data(100)), DS(data(30, seed=1))
 def cfg(**kw):
     c = dict(batch_size=8, max_steps=30, warmup=10, noam_factor=1.0, adam_beta1=0.9, adam_beta2=0.98, adam_eps=1e-9,
              clip_norm=2.0, valid_every=10, patience=0, ckpt_every=4, eval_batch_size=16, valid_max_examples=0,
-             bf16=False, num_threads=1, device='cpu')
+             bf16=False, num_threads=1, device='cpu', fused_adam=False, flush_denormal=False, sdpa_backend='auto',
+             keep_freed_memory=False)
     c.update(kw)
     return c
 
