@@ -127,7 +127,7 @@ def confusion_matrix(gold, pred, labels) -> np.ndarray:
         cm[ix[g], ix[p]] += 1
     return cm
 
-def plot_confusion(cm, labels, path=None, title='Emotion confusion (rows: gold, normalised)'):
+def plot_confusion(cm, labels, path=None, title='Emotion confusion (rows: gold, normalised)', xlabel='predicted', ylabel='gold (test examples)'):
     "Row-normalised heatmap of `cm`; saved to `path` if given; returns the figure."
     import matplotlib.pyplot as plt
     cm = np.asarray(cm, dtype=float)
@@ -137,7 +137,7 @@ def plot_confusion(cm, labels, path=None, title='Emotion confusion (rows: gold, 
     im = ax.imshow(rn, cmap='Blues', vmin=0, vmax=1)
     ax.set_xticks(range(n)); ax.set_xticklabels(labels, rotation=90, fontsize=7)
     ax.set_yticks(range(n)); ax.set_yticklabels([f'{l} ({int(c)})' for l, c in zip(labels, cm.sum(1))], fontsize=7)
-    ax.set_xlabel('predicted'); ax.set_ylabel('gold (test examples)'); ax.set_title(title, fontsize=9)
+    ax.set_xlabel(xlabel); ax.set_ylabel(ylabel); ax.set_title(title, fontsize=9)
     fig.colorbar(im, ax=ax, fraction=0.03)
     fig.tight_layout()
     if path is not None: Path(path).parent.mkdir(parents=True, exist_ok=True); fig.savefig(path, dpi=110)

@@ -85,6 +85,14 @@ class EDDataset(Dataset):
 
     def __len__(self): return len(self.items)
     def __getitem__(self, i): return self.items[i]
+    def subset(self, idx) -> 'EDDataset':
+        "The examples at positions `idx` (in that order) as a dataset of their own, caches shared, `index` renumbered."
+        sub = object.__new__(type(self))
+        sub.vocab, sub.era = self.vocab, self.era
+        sub.records = [self.records[i] for i in idx]
+        sub.items = [dict(self.items[i], index=j) for j, i in enumerate(idx)]
+        sub.p_intent = None if self.p_intent is None else self.p_intent[list(idx)]
+        return sub
     def lengths(self) -> list[int]:
         "Context + target length of each example (the bucketing key)."
         return [len(it['ctx']) + len(it['tgt']) for it in self.items]

@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 # %% auto #0
 __all__ = ['METHODS', 'ToyCopyModel', 'toy_copy_batch', 'select', 'greedy', 'beam_search', 'filter_logits', 'sample', 'generate',
-           'ids_to_words', 'response_record', 'decode_dataset']
+           'ids_to_words', 'response_record', 'decode_dataset', 'controllability']
 
 # %% ../nbs/31_decode.ipynb #4aea3e24
 from .text import PAD, UNK, SOS, EOS
@@ -266,6 +266,8 @@ def ids_to_words(ids, itos: list[str], oovs: list[str] = ()) -> list[str]:
     return out
 
 # %% ../nbs/31_decode.ipynb #ccb655f9
+from .data import INTENTS as INTENTS_
+
 def _sync(device):
     if torch.device(device).type == 'cuda': torch.cuda.synchronize()
 
@@ -278,8 +280,10 @@ def response_record(ex: dict, hyp: list[str], emotion_pred: str, intents: dict, 
                 nll_sum=float(nll_mean) * int(n_tokens), n_tokens=int(n_tokens))
 
 def decode_dataset(model, dataset, batch_size: int = 64, device='cpu', seed: int = 0, decode_kw: dict = None,
-                   progress: bool = True, emotions=None, intents=None) -> tuple[list[dict], dict]:
-    "Generate and score every example of `dataset`: (response records in file order, timing stats)."
+                   progress: bool = True, emotions=None, intents=None, force_intent=None) -> tuple[list[dict], dict]:
+    "Generate and score every example of `dataset`: (response records in file order, timing stats). `force_intent`: see below."
+    if force_intent is not None and force_intent != 'gold' and not (isinstance(force_intent, int) and 0 <= force_intent < len(intents or INTENTS_)):
+        raise ValueError(f"force_intent must be None, 'gold' or an intent id in [0, {len(intents or INTENTS_)}), got {force_intent!r}")
     from reflectdiffu.batches import to_device
     from reflectdiffu.data import EMOTIONS, INTENTS
     emotions, intents = emotions or EMOTIONS, intents or INTENTS
@@ -295,6 +299,8 @@ def decode_dataset(model, dataset, batch_size: int = 64, device='cpu', seed: int
     dev = torch.device(device)
     for k, idx in enumerate(tqdm(plan, desc='decode', disable=not progress)):
         batch = to_device(dataset.collate([dataset[i] for i in idx]), dev)
+        if force_intent is not None:      # 'gold': the oracle decoding (an upper bound, never a Table 2 number)
+            batch['force_intent'] = batch['intent'] if force_intent == 'gold' else torch.full_like(batch['intent'], force_intent)
         with torch.no_grad(), torch.random.fork_rng(devices=[dev] if dev.type == 'cuda' else []):
             torch.manual_seed(seed + k); _sync(dev); t0 = time.perf_counter()
             ids, state = generate(model, batch, seed=seed + k, **kw)
@@ -306,7 +312,8 @@ def decode_dataset(model, dataset, batch_size: int = 64, device='cpu', seed: int
             mism += sum(int((state[key] != out[key]).sum()) for key in ('intent_first', 'intent_twice', 'intent_final')
                         if torch.is_tensor(state.get(key)) and state[key].shape == out[key].shape)
         emo = out['emo_logits'].argmax(-1).tolist()
-        its = {key: out[key].tolist() for key in ('intent_first', 'intent_twice', 'intent_final')}
+        its = {key: out[key].tolist() for key in ('intent_first', 'intent_twice', 'intent_final', 'intent_decoder')
+               if out.get(key) is not None}
         nll, ntok = out['nll_per_example'].float().tolist(), (batch['tgt'] != PAD).sum(1).tolist()
         ids = ids.cpu()
         for j, i in enumerate(batch['index'].tolist()):
@@ -317,3 +324,23 @@ def decode_dataset(model, dataset, batch_size: int = 64, device='cpu', seed: int
     stats = dict(n_responses=n, batches=len(plan), seconds_generate=t_gen, seconds_teacher_forced=t_tf,
                  responses_per_s=n / max(t_gen, 1e-9), intent_mismatches=mism, device=str(dev), decode=kw)
     return recs, stats
+
+# %% ../nbs/31_decode.ipynb #2a0a3fa2
+def controllability(model, dataset, classifier, n: int = 300, seed: int = 0, batch_size: int = 64, device='cpu',
+                    decode_kw: dict = None, intents=None, progress: bool = False) -> dict:
+    "Force each intent on a seeded sample of `n` examples and label the responses: control success overall, per intent, and the matrix."
+    import random
+    intents = list(intents or INTENTS_)
+    if n < 1: raise ValueError(f"controllability: n must be >= 1, got {n}")
+    idx = sorted(random.Random(seed).sample(range(len(dataset)), min(n, len(dataset))))
+    sub = dataset.subset(idx)
+    mat = [[0] * len(intents) for _ in intents]
+    for k, name in enumerate(intents):
+        recs, _ = decode_dataset(model, sub, batch_size, device, seed, decode_kw, progress=progress, intents=intents, force_intent=k)
+        for lab in classifier.predict([r['response'] for r in recs]):
+            if lab not in intents: raise ValueError(f"classifier.predict returned {lab!r}, not one of {intents}")
+            mat[k][intents.index(lab)] += 1
+    per = {name: 100.0 * mat[k][k] / len(idx) for k, name in enumerate(intents)}
+    return dict(n_contexts=len(idx), n_responses=len(idx) * len(intents), seed=seed,
+                control_success=100.0 * sum(mat[k][k] for k in range(len(intents))) / (len(idx) * len(intents)),
+                per_intent=per, intents=intents, matrix=mat)

@@ -95,7 +95,7 @@ def target_logprob(x,                # (N, d) inputs of the output layer
 # %% ../nbs/25_decoder.ipynb #4a020596
 class PointerGeneratorDecoder(nn.Module):
     "Eq. 11: TRS_dec over the memory Emo_fused + See et al.'s pointer-generator over the context."
-    def __init__(self, word_emb: nn.Embedding, n_heads, d_ff, n_layers, dropout=0.0, tie=True, max_positions=512):
+    def __init__(self, word_emb: nn.Embedding, n_heads, d_ff, n_layers, dropout=0.0, tie=True, max_positions=512, n_intents=0):
         super().__init__()
         V, d = word_emb.num_embeddings, word_emb.embedding_dim
         self.V, self.scale = V, 1.0 / math.sqrt(d)
@@ -108,20 +108,26 @@ class PointerGeneratorDecoder(nn.Module):
         self.out_bias = nn.Parameter(torch.zeros(V))
         self.copy_q, self.copy_k = nn.Linear(d, d), nn.Linear(d, d)
         self.gen = nn.Linear(3 * d, 1)
+        self.intent_emb = nn.Embedding(n_intents, d) if n_intents else None   # the intent that steers the response
+        if n_intents: nn.init.normal_(self.intent_emb.weight, 0, word_emb.weight.std().item() or 1.0)
         self.fused_nll = True      # False: the reference path (full fp32 log-softmax), for equivalence tests
 
-    def prepare(self, memory, mem_mask, ctx_ext, n_oov):
-        "Decoding state from the memory (B, 1 + Lc, d): per-layer cross keys/values, copy keys, copy mask."
+    def prepare(self, memory, mem_mask, ctx_ext, n_oov, intent=None):
+        "Decoding state from the memory (B, 1 + Lc, d): per-layer cross keys/values, copy keys, copy mask, the steering intent (B,)."
+        if (intent is None) != (self.intent_emb is None):
+            raise ValueError("prepare: pass the intent (B,) exactly when the decoder was built with n_intents > 0")
         copy_mask = mem_mask[:, 1:].clone()
         copy_mask[:, 0] = ~copy_mask[:, 1:].any(1)            # never copy CTX, unless nothing else exists
         return dict(mem_kv=[l.cross_att.kv(memory) for l in self.layers], mem_mask=mem_mask,
                     copy_k=self.copy_k(memory[:, 1:]), copy_v=memory[:, 1:], copy_mask=copy_mask,
-                    ctx_ext=ctx_ext, n_oov=int(n_oov))
+                    ctx_ext=ctx_ext, n_oov=int(n_oov),
+                    intent_vec=None if intent is None else self.intent_emb(intent)[:, None, :])
 
     def _run(self, ids, st, pos0=0, cache=None):
         t = ids.shape[1]
         if pos0 + t > self.pos.shape[0]: raise ValueError(f"target position {pos0 + t} exceeds model.max_positions={self.pos.shape[0]}")
         x = self.word_emb(ids) + self.pos[pos0:pos0 + t]
+        if st.get('intent_vec') is not None: x = x + st['intent_vec']      # the intent added to every input position
         h, kvs = self.drop(x), []
         for i, layer in enumerate(self.layers):
             h, kv = layer(h, st['mem_kv'][i], st['mem_mask'], None if cache is None else cache[i])

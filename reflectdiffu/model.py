@@ -87,7 +87,8 @@ class ReflectDiffu(nn.Module):
         self.fusion = Fusion(d, h, c['dropout'])
         self.twice = IntentTwice(d, c['policy_hidden'], intent_refer, c['is_clip'], c['sample_from'], c['reward']) if c['use_twice'] else None
         self.decoder = PointerGeneratorDecoder(self.word_emb, h, c['d_ff'], c['dec_layers'], c['dropout'],
-                                               tie=c['tie_embeddings'], max_positions=c['max_positions'])
+                                               tie=c['tie_embeddings'], max_positions=c['max_positions'],
+                                               n_intents=N_INTENTS if c['intent_to_decoder'] else 0)
 
     def _front(self, batch, with_loss):
         "Eqs. 1-10: everything up to the decoder memory."
@@ -110,10 +111,21 @@ class ReflectDiffu(nn.Module):
             f.update(tw=tw, twice=tw['intent_twice'], final=tw['final_logits'].argmax(-1))
         return f
 
+    def decoder_intent(self, batch, f):
+        "The intent that steers the decoder: `force_intent` if the batch has it; in training the gold one (scheduled sampling below 1); else the final intent."
+        if not self.cfg['intent_to_decoder']: return None
+        if 'force_intent' in batch: return batch['force_intent']
+        own = f['final']
+        if not self.training: return own                        # evaluation never reads the gold intent
+        tf = self.cfg['intent_teacher_forcing']
+        if tf >= 1: return batch['intent']
+        return torch.where(torch.rand(own.shape, device=own.device) < tf, batch['intent'], own)
+
     def forward(self, batch):
         "Losses (eq. 12 and its terms), predictions and the teacher-forced NLL of the batch."
         c, f = self.cfg, self._front(batch, with_loss=True)
-        st = self.decoder.prepare(f['memory'], f['mem_mask'], batch['ctx_ext'], batch['n_oov'])
+        dec_intent = self.decoder_intent(batch, f)
+        st = self.decoder.prepare(f['memory'], f['mem_mask'], batch['ctx_ext'], batch['n_oov'], dec_intent)
         nll = self.decoder.nll(batch['tgt_in'], batch['tgt_ext'], st)
         ntok = (batch['tgt_ext'] != PAD).sum(1)
         nll_sum, n_tokens = nll.sum(), ntok.sum()
@@ -133,16 +145,17 @@ class ReflectDiffu(nn.Module):
         T['L_res'] = nll_sum / n_tokens.clamp_min(1)
         loss = c['delta'] * T['L_em'] + c['zeta'] * T['L_twice'] + c['eta'] * T['L_res']
         return dict(loss=loss, terms=T, emo_logits=f['emo_logp'], intent_first=f['first'], intent_twice=f['twice'],
-                    intent_final=f['final'], nll_sum=nll_sum.detach(), n_tokens=n_tokens,
+                    intent_final=f['final'], intent_decoder=dec_intent, nll_sum=nll_sum.detach(), n_tokens=n_tokens,
                     nll_per_example=(nll.sum(1) / ntok.clamp_min(1)).detach(), n_tokens_per_example=ntok)
 
     @torch.no_grad()
     def encode(self, batch):
         "The decoding state: memory keys/values, copy inputs, and the emotion/intent predictions."
         f = self._front(batch, with_loss=False)
-        st = self.decoder.prepare(f['memory'], f['mem_mask'], batch['ctx_ext'], batch['n_oov'])
+        dec_intent = self.decoder_intent(batch, f)
+        st = self.decoder.prepare(f['memory'], f['mem_mask'], batch['ctx_ext'], batch['n_oov'], dec_intent)
         st.update(emo_logits=f['emo_logp'], emo_pred=f['emo_pred'], intent_first=f['first'],
-                  intent_twice=f['twice'], intent_final=f['final'])
+                  intent_twice=f['twice'], intent_final=f['final'], intent_decoder=dec_intent)
         return st
 
     def decode_step(self, state, prev_tokens, cache=None):
@@ -165,7 +178,7 @@ def toy_config(**kw):
              use_twice=True, use_emu=True, routing='batch', ntx_temperature=0.1, ntx_weight=1.0, alpha=1.0,
              first_ce_weight=1.0, diffusion_steps=1000, beta_start=1e-5, beta_end=5e-2, t_star=10, emu_hidden=32,
              emu_detach_target=True, emu_backprop_chain=False, policy_hidden=16, sample_from='policy', is_clip=1.0, reward='eq9',
-             pg_weight=1.0, delta=1.0, zeta=1.0, eta=1.0)
+             pg_weight=1.0, delta=1.0, zeta=1.0, eta=1.0, intent_to_decoder=True, intent_teacher_forcing=1.0)
     c.update(kw)
     return c
 

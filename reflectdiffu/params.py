@@ -139,6 +139,8 @@ SCHEMA['model'] = dict(  # ReflectDiffu, Sections 3.2-3.4 (reflectdiffu.model, n
     delta=Key(float, 0.0, 100.0, doc='eq. 12 weight of L_em'),
     zeta=Key(float, 0.0, 100.0, doc='eq. 12 weight of L_twice'),
     eta=Key(float, 0.0, 100.0, doc='eq. 12 weight of L_res'),
+    intent_to_decoder=Key(bool, doc='the decoder is steered by an intent embedding: gold in training (see intent_teacher_forcing), the final intent at test (Intent_first without intent twice)'),
+    intent_teacher_forcing=Key(float, 0.0, 1.0, doc="probability that a training example steers the decoder with its gold intent rather than the model's own final intent (1: always gold; < 1: scheduled sampling)"),
 )
 
 # %% ../nbs/00_params.ipynb #ce961034
@@ -175,6 +177,8 @@ SCHEMA['eval'] = dict(  # metrics (reflectdiffu.metrics); keep metric keys in th
     bartscore_model=Key(str, doc="BARTScore checkpoint folder (bart-large-cnn); missing -> reported unavailable; '' to skip"),
     bartscore_direction=Key(str, choices=('ref_to_hyp', 'hyp_to_ref', 'f'), doc='log p(hyp|ref) (precision), log p(ref|hyp) (recall) or their mean'),
     bartscore_batch_size=Key(int, 1, 4096, doc='BARTScore batch size'),
+    control_examples=Key(int, 0, 100000, doc='controllability: test contexts (seeded sample) decoded once per forced intent and labelled by the intent classifier; 0 skips it'),
+    oracle_intent=Key(bool, doc='also decode the test split with the gold response intent (an upper bound in oracle_metrics.json, never a Table 2 row)'),
 )
 
 # %% ../nbs/00_params.ipynb #82e8e1bc
