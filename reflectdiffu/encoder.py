@@ -193,6 +193,10 @@ def minilm_word_init(words, d, model_path=None, n_special=len(SPECIALS), seed=0)
 
 # %% ../nbs/20_encoder.ipynb #11cd9f43
 def embedding_init(words, d, glove_path='', seed=0):
-    "The (V, d) E^W init: GloVe when `glove_path` is set (model.glove_path), else MiniLM-derived."
-    if glove_path: return load_glove(glove_path, words, d, seed)[0]
-    return minilm_word_init(words, d, seed=seed)
+    "The (V, d) E^W init: GloVe when `glove_path` is set (model.glove_path), else MiniLM-derived; computed on one thread."
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)     # the SVD and the sums round differently at other thread counts: one init for every run
+    try:
+        if glove_path: return load_glove(glove_path, words, d, seed)[0]
+        return minilm_word_init(words, d, seed=seed)
+    finally: torch.set_num_threads(n)
