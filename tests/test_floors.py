@@ -122,7 +122,9 @@ def test_floors_stage_declares_what_it_imports():
     deps = set(st['floors']['deps'])
     assert {'reflectdiffu/params.py', 'reflectdiffu/data.py', 'reflectdiffu/metrics.py', 'reflectdiffu/floors.py',
             'nbs/stages/floors.ipynb', 'out/${profile}/prepare'} <= deps
-    assert {'seed', 'floors', 'eval', 'data.max_context_len'} <= set(st['floors']['params'])
+    assert {'seed', 'floors', 'data.max_context_len'} <= set(st['floors']['params'])
+    from reflectdiffu.metrics import EVAL_KEYS   # the eval keys generation_metrics reads, and no other (a new eval key reruns nothing here)
+    assert {k for k in st['floors']['params'] if str(k).startswith('eval')} == {f'eval.{k}' for k in EVAL_KEYS}
     assert 'reports/${profile}/floors/metrics.json' in st['report']['deps']
     src = (ROOT/'reflectdiffu/floors.py').read_text() + ''.join(
         ''.join(c['source']) for c in json.loads((ROOT/'nbs/stages/floors.ipynb').read_text())['cells'])
