@@ -68,12 +68,12 @@ def last_step(tsv)->int|None:
         if head.isdigit(): return int(head)
     return None
 
-def progress_line(m:Member, first:int|None, now:float, total:int|None)->str:
-    "`name: step s/total, r steps/s, ETA` for a running member."
+def progress_line(m:Member, first:tuple|None, now:float, total:int|None)->str:
+    "`name: step s/total, r steps/s, ETA` for a running member; `first` = (time, step) of its first step seen."
     s = last_step(m.progress) if m.progress else None
-    el = now - m.t0
-    if s is None: return f"{m.name}: starting ({el:.0f} s)"
-    rate = (s - (first or 0)) / el if el > 0 and first is not None and s > first else None
+    if s is None: return f"{m.name}: starting ({now - m.t0:.0f} s)"
+    t1, s1 = first if first else (now, s)
+    rate = (s - s1) / (now - t1) if now > t1 and s > s1 else None
     eta = f", ETA {(total - s) / rate / 60:.0f} min" if rate and total and total > s else ''
     return f"{m.name}: step {s}" + (f"/{total}" if total else '') + (f", {rate:.2f} steps/s{eta}" if rate else '')
 
@@ -116,11 +116,13 @@ def run_grid(stage:str='train',   # the foreach stage of dvc.yaml
     todo, running, done, first = list(plan['stale']), [], {}, {}
     say(f"{len(todo)} to run, {min(jobs, len(todo))} at a time: {', '.join(m.name for m in todo)}; logs in {root/'out'/'grid'}")
     last = 0.0
+    def _stop(signum, frame): raise KeyboardInterrupt    # SIGTERM (and SIGINT, which a background shell job ignores) stop the grid cleanly
+    old = signal.signal(signal.SIGTERM, _stop)
     try:
         while todo or running:
             while todo and len(running) < jobs:
                 m = todo.pop(0); _launch(m, root, env); running.append(m)
-                first[m.name] = last_step(m.progress) if m.progress else None
+                first[m.name] = None     # set at the first step the member itself writes (its log may hold an older run's rows)
                 say(f"started {m.name} (log {m.log})")
             time.sleep(min(1.0, poll))
             for m in [m for m in running if m.proc.poll() is not None]:
@@ -135,6 +137,9 @@ def run_grid(stage:str='train',   # the foreach stage of dvc.yaml
             if running and now - last >= poll:
                 last = now
                 for m in running: say(progress_line(m, first[m.name], now, total_steps))
+            for m in running:              # the first row this member wrote: after its log was reset or resumed
+                s = last_step(m.progress) if m.progress and now - m.t0 > 5 else None
+                if s is not None and (first[m.name] is None or s < first[m.name][1]): first[m.name] = (now, s)
     except KeyboardInterrupt:
         for m in running:
             try: os.killpg(m.proc.pid, signal.SIGTERM)
@@ -142,6 +147,7 @@ def run_grid(stage:str='train',   # the foreach stage of dvc.yaml
         for m in running: m.proc.wait()
         say(f"interrupted; stopped {', '.join(m.name for m in running) or 'nothing'}. Run the same command again to resume.")
         raise
+    finally: signal.signal(signal.SIGTERM, old)
     failed = [k for k, v in done.items() if v['rc']]
     say(f"{len(done) - len(failed)} done, {len(failed)} failed" + (f": {', '.join(failed)}" if failed else ''))
     return done
