@@ -39,108 +39,81 @@ def test_full_profile_rows_cover_the_whole_test_split():
         r = pd.read_csv(m.parent/'responses.tsv', sep='\t', keep_default_na=False)
         assert len(r) == 5232 and r['id'].is_unique, m.parent/'responses.tsv'
 
-def test_reading_the_rows_matches_the_table():
-    "The prose under the headline table states facts of reports/full/table2.csv; each checked sentence must still hold."
+def _reading_context():
+    "What the README's reading of the full-profile rows is checked against: Table 2, the rows' files and the previous rows."
+    import pandas as pd
     from reflectdiffu.tables import read_table2_csv, VARIANTS
-    csv = ROOT/'reports/full/table2.csv'
-    if not csv.exists(): return
-    text = ' '.join((ROOT/'README.md').read_text().split())
-    df = read_table2_csv(csv).set_index('row')
+    rep = ROOT/'reports/full'
+    df = read_table2_csv(rep/'table2.csv').set_index('row')
     col = {c.split(' / ')[0]: c for c in df.columns if c not in ('row', 'source')}
     ran = [v for v in VARIANTS if f'ours (full): {v}' in df.index and not str(df.loc[f'ours (full): {v}', 'source']).startswith('missing')]
-    ours = lambda v, c: float(df.loc[f'ours (full): {v}', col[c]])
-    words = {1: 'One', 2: 'Two', 3: 'Three', 4: 'Four'}
-    assert (f'{words[len(ran)]} of the five rows exist' if len(ran) < 5 else 'All five rows exist') in text, \
-        f'README "Reading the rows": {len(ran)} rows have numbers'
-    higher = ['B-1', 'B-2', 'B-3', 'B-4', 'Acc_emo', 'D-1', 'D-2']
-    abl = [v for v in ran if v != 'full']
-    if 'Every row is worse than its paper counterpart on every comparable column' in text:
-        for v in ran:
-            paper = lambda c: float(df.loc[VARIANTS[v], col[c]])
-            bad = [c for c in higher if ours(v, c) >= paper(c)] + (['PPL'] if ours(v, 'PPL') <= paper('PPL') else [])
-            assert not bad, f'{v} is not worse than the paper on {bad}'
-    if 'the closest is the `wo_twice` PPL, within a few hundredths of the paper\'s' in text:
-        assert abs(ours('wo_twice', 'PPL') - float(df.loc[VARIANTS['wo_twice'], col['PPL']])) < 0.1
-    if 'our PPL is lower than theirs (IAMM\'s is lower still)' in text:
-        base = [float(df.loc[b, col['PPL']]) for b in ['MOEL', 'MIME', 'KEMP', 'CASE']]
-        assert all(float(df.loc['IAMM', col['PPL']]) < ours(v, 'PPL') < min(base) for v in ran)
-    m = re.search(r'The full model leads every ablation only on Acc_emo; on the final-intent accuracy it leads every ablation except `(\w+)`', text)
-    if m:
-        assert all(ours('full', 'Acc_emo') > ours(v, 'Acc_emo') for v in abl), 'Acc_emo'
-        assert [v for v in abl if ours(v, 'Acc_intent') >= ours('full', 'Acc_intent')] == [m.group(1)], 'Acc_intent'
-        for c in higher[:4] + ['D-1', 'D-2', 'BARTScore']: assert any(ours(v, c) > ours('full', c) for v in abl), c
-        assert any(ours(v, 'PPL') < ours('full', 'PPL') for v in abl), 'PPL'
-    m = re.search(r'On BLEU-1/2 it beats only `(\w+)`', text)
-    if m:
-        for c in ['B-1', 'B-2']: assert [v for v in abl if ours('full', c) > ours(v, c)] == [m.group(1)], c
-    m = re.search(r'On BLEU-3/4, PPL, Distinct-1/2 and the relevance score it is the worst of the (\w+)', text)
-    if m:
-        assert m.group(1) == {4: 'four', 5: 'five'}.get(len(ran)), f'"worst of the {m.group(1)}": {len(ran)} rows'
-        for c in ['B-3', 'B-4', 'D-1', 'D-2', 'BARTScore']: assert all(ours('full', c) < ours(v, c) for v in abl), c
-        assert all(ours('full', 'PPL') > ours(v, 'PPL') for v in abl), 'PPL'
-    if 'Acc_emo drops without ERA and without the experts, as in the paper, but by a fraction of a point' in text:
-        for v in ['wo_era', 'wo_experts']: assert 0 < ours('full', 'Acc_emo') - ours(v, 'Acc_emo') < 1, v
-    if 'the sampled second intent breaks more first intents than it corrects' in text:
-        refl = json.loads((ROOT/'reports/full/intent_reflection.json').read_text())
-        has = [v for v in ran if v != 'wo_twice']
-        assert has and all(v in refl for v in has), sorted(refl)
-        for v in has:
-            a = refl[v]['all']
-            assert a['twice_broken'] > a['twice_corrected'] and a['final_corrected'] > a['final_broken'], (v, a)
-    if 'without EMU it drops by more than a point, where the paper\'s drop is less than half a point' in text:
-        paper = lambda r: float(df.loc[r, col['Acc_emo']])
-        assert ours('full', 'Acc_emo') - ours('wo_emu', 'Acc_emo') > 1 and 0 < paper(VARIANTS['full']) - paper(VARIANTS['wo_emu']) < 0.5
-    summ = {v: json.loads((ROOT/f'reports/full/train/{v}/summary.json').read_text()) for v in ran}
-    if 'one thread per run' in text: assert all(s['num_threads'] == 1 for s in summ.values()), {v: s['num_threads'] for v, s in summ.items()}
-    m = re.search(r'`(\w+)`, `(\w+)` and `(\w+)` were stopped at session boundaries and resumed', text)
-    if m: assert [v for v in ran if summ[v]['resumed_from']] == list(m.groups()), {v: s['resumed_from'] for v, s in summ.items()}
-    if 'had their lowest valid PPL at the last validation' in text:
-        for v, s in summ.items(): assert s['best_step'] == s['steps'] == s['max_steps'], v
-    if 'significance.md' not in text: return
-    import pandas as pd
-    d = pd.read_csv(ROOT/'reports/full/significance.csv')
-    beyond = (d['lo'] > 0) | (d['hi'] < 0)
-    if '`wo_twice` differs from `full` beyond test-sample noise on every bootstrapped column (higher BLEU, lower PPL, lower Acc_emo and final-intent accuracy)' in text:
-        t = (d['system'] == 'wo_twice') & (d['test'] == 'bootstrap')
-        sign = d.loc[t, 'metric'].map(lambda m: 1 if m.startswith('bleu') else -1)
-        assert t.any() and beyond[t].all() and (d.loc[t, 'diff'] * sign > 0).all(), d[t]
-    if 'so does the PPL of every ablation' in text:
-        t = d['metric'] == 'ppl'
-        assert set(d.loc[t, 'system']) == set(ran) - {'full'} and beyond[t].all(), d[t]
-    higher_sig = (d['diff'] > 0) & (d['p'] < 0.05)
-    if "Every ablation's Distinct-1/2 is higher than the full model's beyond test-sample noise" in text:
-        t = d['metric'].isin(['dist1', 'dist2'])
-        assert set(d.loc[t, 'system']) == set(ran) - {'full'} and higher_sig[t].all(), d[t]
-    m = re.search(r"Every ablation's Distinct-2 is higher than the full model's beyond test-sample noise, and so is the Distinct-1 of every ablation except `(\w+)`", text)
-    if m:
-        t2, t1 = d['metric'] == 'dist2', d['metric'] == 'dist1'
-        assert set(d.loc[t2, 'system']) == set(ran) - {'full'} and higher_sig[t2].all(), d[t2]
-        assert list(d.loc[t1 & ~higher_sig, 'system']) == [m.group(1)], d[t1]
-    m = re.search(r'The Acc_emo drop of `(\w+)` is beyond test-sample noise, its higher final-intent accuracy is not', text)
-    if m:
-        e = d[(d['system'] == m.group(1)) & (d['metric'] == 'acc_emo')].iloc[0]
-        i = d[(d['system'] == m.group(1)) & (d['metric'] == 'acc_intent_pred')].iloc[0]
-        assert e['hi'] < 0 and i['diff'] > 0 and i['lo'] <= 0, (e, i)
+    load = lambda p: json.loads(p.read_text())
+    return dict(df=df, col=col, ran=ran, text=' '.join((ROOT/'README.md').read_text().split()),
+                new={v: load(rep/'eval'/v/'metrics.json') for v in ran},
+                old={v: load(rep/'previous/eval'/v/'metrics.json') for v in VARIANTS},
+                control={v: load(rep/'eval'/v/'control.json') for v in ran},
+                oracle={v: load(rep/'eval'/v/'oracle_metrics.json') for v in ran},
+                summary={v: load(rep/'train'/v/'summary.json') for v in ran})
+
+def _claim(text, pattern):
+    "The numbers of a README sentence; the sentence must be there (rewording it means updating this test)."
+    m = re.search(pattern, text)
+    assert m, f'README "Reading the rows" no longer says: {pattern!r}; update tests/test_readme.py with the prose'
+    return [float(g) if re.fullmatch(r'-?[\d.]+', g) else g for g in m.groups()]
+
+def test_reading_the_rows_matches_the_files():
+    "Each number of the prose under the headline table is the one in the files it names (2 decimals)."
+    if not (ROOT/'reports/full/table2.csv').exists(): return
+    C = _reading_context(); t, new, old = C['text'], C['new'], C['old']
+    words = {1: 'One', 2: 'Two', 3: 'Three', 4: 'Four', 5: 'Five'}
+    assert f"{words[len(C['ran'])]} of the five rows" in t and all(f'`{v}`' in t for v in C['ran']), C['ran']
+    for v in C['ran']:
+        s = C['summary'][v]
+        assert (s['steps'], s['num_threads']) == (16000, 1), (v, s['steps'], s['num_threads'])
+        assert new[v]['n_responses'] == 5232
+    close = lambda a, b: abs(a - b) < 0.0051
+    pairs = [('BLEU-1', 'bleu1'), ('PPL', 'ppl'), ('Distinct-2', 'dist2'), ('Acc_emo', 'acc_emo'), ('final-intent accuracy', 'acc_intent_pred')]
+    for name, key in pairs:
+        a, b = _claim(t, rf'{re.escape(name)} ([\d.]+) → ([\d.]+)')
+        assert close(a, old['full'][key]) and close(b, new['full'][key]), (name, a, b, old['full'][key], new['full'][key])
+    assert "Steering doubles the diversity and raises the final-intent accuracy, and costs about 4 PPL points" in t
+    n, o = new['full'], old['full']
+    assert all(1.8 < n[k] / o[k] < 2.2 for k in ('dist1', 'dist2')) and n['acc_intent_pred'] > o['acc_intent_pred'], (n, o)
+    assert 3.5 <= n['ppl'] - o['ppl'] < 4.5 and 'which is right for about two turns in five' in t and 35 <= n['acc_intent_pred'] < 45
+    x, y = _claim(t, r'for ([\d.]+)% of test turns \(`acc_intent_realised`; ([\d.]+)% before')
+    assert close(x, new['full']['acc_intent_realised']) and close(y, old['full']['acc_intent_realised'])
+    z, = _claim(t, r'([\d.]+)% of the responses realise the forced intent')
+    assert close(z, C['control']['full']['control_success']) and C['control']['full']['n_contexts'] == 300
+    o1, o2 = _claim(t, r'with the gold response intent instead .{0,400}?BLEU-1 is ([\d.]+) and PPL ([\d.]+)')
+    assert close(o1, C['oracle']['full']['bleu1']) and close(o2, C['oracle']['full']['ppl'])
+    e, f = _claim(t, r'Acc_emo of `full` is ([\d.]+), (?:below|above) the bag-of-words floor \(([\d.]+)\)')
+    assert close(e, new['full']['acc_emo'])
+    assert close(f, float(C['df'].loc['floor: bag-of-words', C['col']['Acc_emo']]))
+    side = 'below' if e < f else 'above'
+    assert f'Acc_emo of `full` is {e:.2f}, {side} the bag-of-words floor' in t
+
 
 def test_floors_reading_matches_the_table():
-    "The README's reading of the floor rows holds in reports/full/table2.csv, and a row below the bag-of-words Acc_emo is said so."
+    "The README's reading of the floor rows holds in reports/full/table2.csv; each row's side of the bag-of-words floor is said."
     from reflectdiffu.tables import read_table2_csv, VARIANTS
     csv = ROOT/'reports/full/table2.csv'
     if not csv.exists(): return
     df = read_table2_csv(csv).set_index('row')
-    if 'floor: bag-of-words' not in df.index: return
     text = ' '.join((ROOT/'README.md').read_text().split())
     col = {c.split(' / ')[0]: c for c in df.columns if c not in ('row', 'source')}
     ran = [v for v in VARIANTS if f'ours (full): {v}' in df.index and not str(df.loc[f'ours (full): {v}', 'source']).startswith('missing')]
     ours = lambda v, c: float(df.loc[f'ours (full): {v}', col[c]])
     fl = lambda f, c: float(df.loc[f'floor: {f}', col[c]])
-    below = {c: [v for v in ran if ours(v, c) < fl('bag-of-words', c)] for c in ('Acc_emo', 'Acc_intent')}
-    claim = 'Every one of our five rows is below the bag-of-words floor on both Acc_emo and Acc_intent'
-    if claim in text: assert len(ran) == 5 and all(len(b) == 5 for b in below.values()), below
-    elif below['Acc_emo']:   # the issue's rule: wherever a neural row is below a bag of words, the README says so
-        for v in below['Acc_emo']: assert re.search(rf'`{v}`[^.]*below the bag-of-words floor on Acc_emo', text), v
-    if 'scores lower than every row of ours on BLEU-1..4 and the relevance column, and far higher on Distinct-1/2' in text:
-        for c in ['B-1', 'B-2', 'B-3', 'B-4', 'BARTScore']: assert all(fl('retrieval', c) < ours(v, c) for v in ran), c
-        for c in ['D-1', 'D-2']: assert all(fl('retrieval', c) > 2 * ours(v, c) for v in ran), c
-    if "the gold responses' Distinct-1/2 are higher still" in text:
-        for c in ['D-1', 'D-2']: assert fl('human', c) > fl('retrieval', c), c
+    for v in ran:      # the issue's rule: the README says on which side of the bag-of-words floor every row is
+        for c in ('Acc_emo', 'Acc_intent'):
+            side = 'below' if ours(v, c) < fl('bag-of-words', c) else 'above'
+            assert re.search(rf'`{v}`[^.]*{side} the bag-of-words floor on [^.]*{c}', text), (v, c, side)
+    claim = 'scores lower than every row of ours on BLEU-1..4 and the relevance column, and far higher on Distinct-1/2'
+    assert claim in text, 'README floors paragraph reworded: update tests/test_readme.py'
+    for c in ['B-1', 'B-2', 'B-3', 'B-4', 'BARTScore']: assert all(fl('retrieval', c) < ours(v, c) for v in ran), c
+    for c in ['D-1', 'D-2']: assert all(fl('retrieval', c) > 2 * ours(v, c) for v in ran), c
+    assert "the gold responses' Distinct-1/2 are higher still" in text
+    for c in ['D-1', 'D-2']: assert fl('human', c) > fl('retrieval', c), c
+    assert 'All five previous rows were below it on both.' in text
+    prev = {v: json.loads((ROOT/f'reports/full/previous/eval/{v}/metrics.json').read_text()) for v in VARIANTS}
+    assert all(m['acc_emo'] < fl('bag-of-words', 'Acc_emo') and m['acc_intent_pred'] < fl('bag-of-words', 'Acc_intent') for m in prev.values())
