@@ -4,11 +4,11 @@ from pathlib import Path
 import pytest
 import torch
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
-from reflectdiffu.annotator import (EM, NOEM, EMOTION_WORDS, AnnotatorError, LexiconAnnotator, LLMAnnotator,
+from reflectdiffu.features.annotator import (EM, NOEM, EMOTION_WORDS, AnnotatorError, LexiconAnnotator, LLMAnnotator,
                                     label_stats, stats_table, parse_llm_output, make_annotator)
-from reflectdiffu.data import EMOTIONS
-from reflectdiffu.params import load_params
-from reflectdiffu.text import tokenize
+from reflectdiffu.data.corpus import EMOTIONS
+from reflectdiffu.core.params import load_params
+from reflectdiffu.data.text import tokenize
 from conftest import ROOT
 
 def em_words(tags, words): return [w for w, t in zip(words, tags) if t == EM]

@@ -1,4 +1,4 @@
-"""The benchmark (reflectdiffu.bench_measure, bench_runs, bench) on toy models, the sample profile
+"""The benchmark (reflectdiffu.bench.measure, bench_runs, bench) on toy models, the sample profile
 and made-up worker results: FLOP counts computed by hand, the bookkeeping of the timers around the
 trainer's own `train_step`, configurations, the workers side by side, the extrapolations and
 verdicts, bad inputs. No assertion here depends on how fast anything runs."""
@@ -8,11 +8,11 @@ import torch
 import torch.nn.functional as F
 
 from conftest import ROOT
-from reflectdiffu import bench as B
-from reflectdiffu import bench_measure as M
-from reflectdiffu import bench_runs as R
-from reflectdiffu.model import ReflectDiffu, toy_batch, toy_config, toy_refer
-from reflectdiffu.train import make_optimizer, noam_lr
+from reflectdiffu.bench import report as B
+from reflectdiffu.bench import measure as M
+from reflectdiffu.bench import runs as R
+from reflectdiffu.systems.reflectdiffu.model import ReflectDiffu, toy_batch, toy_config, toy_refer
+from reflectdiffu.engine.train import make_optimizer, noam_lr
 
 torch.set_num_threads(1)
 SAMPLE = ROOT/'out'/'sample'/'prepare'/'vocab.json'
@@ -83,8 +83,8 @@ def test_padding_and_stratified_sample():
 
 
 def test_synthetic_caches_join():
-    from reflectdiffu.batches import EDDataset
-    from reflectdiffu.text import Vocab
+    from reflectdiffu.data.batches import EDDataset
+    from reflectdiffu.data.text import Vocab
     recs = [dict(id=f'c#{u}', conv_id='c', utt=u, emotion='afraid', intent='questioning', vader=dict(polarity=0),
                  context=[dict(utt=j, role='speaker' if j % 2 == 0 else 'listener', tokens=['w'] * (j + 2)) for j in range(u)],
                  target=dict(utt=u, tokens=['ok'])) for u in (1, 3)]
@@ -184,9 +184,9 @@ def test_trajectory_diffs():
 
 @pytest.mark.skipif(not SAMPLE.exists(), reason='the sample profile is not prepared')
 def test_epoch_batches_are_fits_order():
-    from reflectdiffu.params import load_params
-    from reflectdiffu.batches import BucketSampler
-    P = load_params(ROOT/'params.yaml', profile='sample')
+    from reflectdiffu.systems.registry import load_run
+    from reflectdiffu.data.batches import BucketSampler
+    P = load_run(ROOT/'params.yaml', 'sample', 'full')
     tr = M.bench_data(P, ('train',), ROOT)['ds']['train']
     s = BucketSampler(tr.lengths(), P['train']['batch_size'], max(P['data']['bucket_size'], 1), seed=P['seed'])
     e0 = s.batches(); s.set_epoch(1); e1 = s.batches()
@@ -219,8 +219,8 @@ def test_gemm_worker_in_a_subprocess():
 @pytest.mark.skipif(not SAMPLE.exists(), reason='the sample profile is not prepared')
 def test_training_workers_side_by_side_on_the_sample():
     "The quick path's training part for real: two default workers side by side at one thread, then the report."
-    from reflectdiffu.params import load_params
-    P = load_params(ROOT/'params.yaml', profile='sample')
+    from reflectdiffu.systems.registry import load_run
+    P = load_run(ROOT/'params.yaml', 'sample', 'full')
     with tempfile.TemporaryDirectory() as d:
         spec = dict(kind='train', config='default', threads=1, group='side_by_side', barrier=d, parties=2,
                     params=str(ROOT/'params.yaml'), profile='sample', root=str(ROOT), emb_init='random',

@@ -2,10 +2,10 @@
 import csv, shutil
 from pathlib import Path
 import pytest
-from reflectdiffu.data import (EMOTIONS, EI_COLUMNS, ED_COLUMNS, DataError, Skips, load_examples, read_splits,
+from reflectdiffu.data.corpus import (EMOTIONS, EI_COLUMNS, ED_COLUMNS, DataError, Skips, load_examples, read_splits,
                                read_ed_csv, read_jsonl)
-from reflectdiffu.fetch import fetch, verify, MANIFEST, SPLITS_FILE, splits_from_ed, verify_tree
-from reflectdiffu.prepare import verify_inputs
+from reflectdiffu.data.fetch import fetch, verify, MANIFEST, SPLITS_FILE, splits_from_ed, verify_tree
+from reflectdiffu.data.prepare import verify_inputs
 from conftest import ROOT, MIRROR
 
 HEAD = ','.join(EI_COLUMNS) + '\n'

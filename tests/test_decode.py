@@ -1,10 +1,10 @@
-"""Decoding (reflectdiffu.decode): the defining properties of each method, on the reference
+"""Decoding (reflectdiffu.engine.decode): the defining properties of each method, on the reference
 toy model and on the real ReflectDiffu model (its `toy_batch`), plus bad inputs."""
 import itertools, math
 import pytest
 import torch
 
-from reflectdiffu.decode import (ToyCopyModel, toy_copy_batch, greedy, beam_search, sample, generate, select,
+from reflectdiffu.engine.decode import (ToyCopyModel, toy_copy_batch, greedy, beam_search, sample, generate, select,
                                  filter_logits, ids_to_words, decode_dataset, PAD, SOS, EOS)
 
 torch.set_num_threads(1)
@@ -13,7 +13,7 @@ MAX_LEN = 12
 
 def _real():
     "(model, batch) of the real ReflectDiffu (toy config, random weights) in eval mode, or skip."
-    m = pytest.importorskip('reflectdiffu.model', reason='reflectdiffu.model not available yet')
+    m = pytest.importorskip('reflectdiffu.systems.reflectdiffu.model', reason='reflectdiffu.systems.reflectdiffu.model not available yet')
     torch.manual_seed(0)
     batch = m.toy_batch(B=4, Lc=12, Lt=6, V=50, d_r=16, n_oov=2, seed=0)
     model = m.ReflectDiffu(m.toy_config(), 50, m.toy_refer(), d_reason=16)
@@ -172,8 +172,8 @@ def test_generate_restores_training_mode():
 
 
 def _dataset():
-    from reflectdiffu.text import Vocab, SPECIALS
-    from reflectdiffu.batches import EDDataset
+    from reflectdiffu.data.text import Vocab, SPECIALS
+    from reflectdiffu.data.batches import EDDataset
     def ex(i, ctx, tgt, emo='sad', intent='consoling'):
         return dict(id=f'c{i}#1', conv_id=f'c{i}', utt=1, split='test', emotion=emo, situation='s',
                     context=[dict(utt=0, role='speaker', text=' '.join(ctx), tokens=ctx)],

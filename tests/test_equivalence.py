@@ -6,18 +6,18 @@ from conftest import ROOT
 
 
 def _data(P):
-    from reflectdiffu.bench_measure import bench_data
+    from reflectdiffu.bench.measure import bench_data
     if not (ROOT/'out'/'sample'/'prepare'/'vocab.json').exists():     # dvc repro makes it; a bare checkout makes it here
         subprocess.run([str(Path(sys.executable).parent/'rd-prepare'), '--profile', 'sample'], cwd=ROOT, check=True)
     return bench_data(P, ('train',), ROOT)
 
 
 def test_fast_trainer_follows_the_reference_trajectory():
-    from reflectdiffu.params import load_params
-    from reflectdiffu.bench_runs import loss_trajectories, trajectory_diffs
+    from reflectdiffu.systems.registry import load_run
+    from reflectdiffu.bench.runs import loss_trajectories, trajectory_diffs
     n = torch.get_num_threads(); torch.set_num_threads(1)
     try:
-        P = load_params(ROOT/'params.yaml', profile='sample')
+        P = load_run(ROOT/'params.yaml', 'sample', 'full')
         tr = loss_trajectories(P, _data(P), 40, configs=('default', 'reference', 'twin'), emb_init='random')
     finally: torch.set_num_threads(n)
     new = trajectory_diffs(tr['default'], tr['reference'])      # fast paths, fused Adam, math attention vs the reference, both bf16

@@ -6,11 +6,11 @@ import pytest
 import torch
 from torchcrf import CRF
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
-from reflectdiffu.annotator import EM, NOEM, LexiconAnnotator
-from reflectdiffu.era import (ERA, ERAHead, ERAError, align_pieces, collate_aligned, pool_words, load_tokenizer,
+from reflectdiffu.features.annotator import EM, NOEM, LexiconAnnotator
+from reflectdiffu.features.era import (ERA, ERAHead, ERAError, align_pieces, collate_aligned, pool_words, load_tokenizer,
                               train_era, predict_era, em_prf, build_cache, save_era_cache, load_era_cache, lookup,
                               save_era, load_era)
-from reflectdiffu.text import tokenize
+from reflectdiffu.data.text import tokenize
 
 torch.set_num_threads(1)
 

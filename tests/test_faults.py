@@ -9,9 +9,9 @@ import pytest
 import torch
 import yaml
 
-from reflectdiffu import train as T
-from reflectdiffu.data import DataError, load_examples, read_jsonl
-from reflectdiffu.params import ParamsError, load_params
+from reflectdiffu.engine import train as T
+from reflectdiffu.data.corpus import DataError, load_examples, read_jsonl
+from reflectdiffu.core.params import ParamsError, load_params
 from conftest import ROOT
 from test_train import run, fail_at, assert_same_weights, StandIn
 
@@ -151,8 +151,8 @@ BERT_CHILD = r'''
 import json, sys
 sys.path.insert(0, {root!r})
 import torch; torch.set_num_threads(1)
-from reflectdiffu.data import read_jsonl
-from reflectdiffu.metrics import bertscore_f1
+from reflectdiffu.data.corpus import read_jsonl
+from reflectdiffu.evaluation.metrics import bertscore_f1
 ex = [e for s in ('valid', 'test') for e in read_jsonl({prep!r} + f'/{{s}}.jsonl')][:240]
 refs = [e['target']['tokens'] for e in ex]
 hyps = [e['context'][-1]['tokens'][:12] for e in ex]      # every hypothesis / reference pair differs
@@ -163,7 +163,7 @@ print(json.dumps(dict(value=r['value'], f1=r['f1'])))
 
 def test_bertscore_is_byte_identical_across_hash_seeds(tmp_path):
     "bert-score orders sentences through a set(): equal inputs gave other digits under another PYTHONHASHSEED."
-    from reflectdiffu.prepare import prepare
+    from reflectdiffu.data.prepare import prepare
     shutil.copytree(ROOT / 'sample', tmp_path / 'sample')
     prepare(load_params(ROOT / 'params.yaml', profile='sample'), root=tmp_path)
     code = BERT_CHILD.format(root=str(ROOT), prep=str(tmp_path / 'out' / 'sample' / 'prepare'))
@@ -214,7 +214,18 @@ def test_stage_params_error_is_the_first_line(tmp_path, stage, key):
     (tmp_path / 'params.yaml').write_text(text)
     rc, out = sh(dvc_stage(stage, key)['cmd'], tmp_path)
     assert rc == 1
-    assert out.splitlines()[0] == f'rd-params: params.yaml:{line_of(text, "  batch_size: 0 ")}: train.batch_size: 0 is below the minimum 1', out[:3000]
+    tool = 'rd-params' if stage == 'report' else 'rd-run'     # train / evaluate check every system section too
+    assert out.splitlines()[0] == f'{tool}: params.yaml:{line_of(text, "  batch_size: 0 ")}: train.batch_size: 0 is below the minimum 1', out[:3000]
+
+
+@pytest.mark.parametrize('stage', ['train', 'evaluate'])
+def test_stage_system_section_error_is_the_first_line(tmp_path, stage):
+    "A bad key in a system's section stops the train / evaluate stage of every run with one line naming it."
+    text = params_text().replace('  emotion_head: false', '  emotion_head: maybe', 1)
+    (tmp_path / 'params.yaml').write_text(text)
+    rc, out = sh(dvc_stage(stage, 'full')['cmd'], tmp_path)
+    assert rc == 1
+    assert out.splitlines()[0].startswith(f'rd-run: params.yaml:{line_of(text, "  emotion_head: maybe")}: trs.emotion_head: expected bool'), out[:3000]
 
 
 # ---------------------------------------------------------------- 4. data files: encoding, hints, SAMPLE.json

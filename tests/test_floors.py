@@ -1,12 +1,12 @@
-"Tests of reflectdiffu.floors on hand-computed toy cases, and of the committed floors results of each profile."
+"Tests of reflectdiffu.evaluation.floors on hand-computed toy cases, and of the committed floors results of each profile."
 import json, math
 import pandas as pd
 import pytest
 import yaml
 
 from conftest import ROOT
-from reflectdiffu import floors as F
-from reflectdiffu.metrics import evaluate_responses
+from reflectdiffu.evaluation import floors as F
+from reflectdiffu.evaluation.metrics import evaluate_responses
 
 NO_SCORERS = dict(bertscore_model='', bertscore_layer=6, bertscore_baseline='', bertscore_batch_size=8,
                   bartscore_model='', bartscore_direction='ref_to_hyp', bartscore_batch_size=8)
@@ -41,8 +41,8 @@ def test_majority_class_hand_computed():
 def test_context_text_is_what_the_models_see():
     assert F.context_text(TRAIN[3]) == 'there was a storm last night oh no the power went out'
     assert F.context_text(TRAIN[3], 4) == 'the power went out'   # encode_example keeps the most recent words
-    from reflectdiffu.batches import encode_example
-    from reflectdiffu.text import Vocab
+    from reflectdiffu.data.batches import encode_example
+    from reflectdiffu.data.text import Vocab
     for n in (1, 5, 100):   # the words the model's encoder gets, recovered from their (utterance, position) ids
         enc = encode_example(TRAIN[3], Vocab.build([]), n, 10)
         toks = {f"c4#{t['utt']}": t['tokens'] for t in TRAIN[3]['context']}
@@ -120,13 +120,13 @@ def test_floors_stage_declares_what_it_imports():
     "The floors stage depends on every reflectdiffu module it uses, directly or through floors.py and metrics.py."
     st = yaml.safe_load((ROOT/'dvc.yaml').read_text())['stages']
     deps = set(st['floors']['deps'])
-    assert {'reflectdiffu/params.py', 'reflectdiffu/data.py', 'reflectdiffu/metrics.py', 'reflectdiffu/floors.py',
+    assert {'reflectdiffu/core/params.py', 'reflectdiffu/data/corpus.py', 'reflectdiffu/evaluation/metrics.py', 'reflectdiffu/evaluation/floors.py',
             'nbs/stages/floors.ipynb', 'out/${profile}/prepare'} <= deps
     assert {'seed', 'floors', 'data.max_context_len'} <= set(st['floors']['params'])
-    from reflectdiffu.metrics import EVAL_KEYS   # the eval keys generation_metrics reads, and no other (a new eval key reruns nothing here)
+    from reflectdiffu.evaluation.metrics import EVAL_KEYS   # the eval keys generation_metrics reads, and no other (a new eval key reruns nothing here)
     assert {k for k in st['floors']['params'] if str(k).startswith('eval')} == {f'eval.{k}' for k in EVAL_KEYS}
     assert 'reports/${profile}/floors/metrics.json' in st['report']['deps']
-    src = (ROOT/'reflectdiffu/floors.py').read_text() + ''.join(
+    src = (ROOT/'reflectdiffu/evaluation/floors.py').read_text() + ''.join(
         ''.join(c['source']) for c in json.loads((ROOT/'nbs/stages/floors.ipynb').read_text())['cells'])
     import re
     used = set(re.findall(r'from reflectdiffu\.(\w+) import', src)) | {'data'}   # metrics imports data lazily

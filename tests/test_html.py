@@ -1,4 +1,4 @@
-"""HTML rendering of executed notebooks (reflectdiffu.render), checked in headless Chromium.
+"""HTML rendering of executed notebooks (reflectdiffu.evaluation.render), checked in headless Chromium.
 
 Chromium is driven through the DevTools protocol (websocket-client, a Jupyter dependency);
 the browser test is skipped, with the reason, when no Chromium binary is installed
@@ -9,7 +9,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from reflectdiffu.render import render_notebook, render_site, notebook_title
+from reflectdiffu.evaluation.render import render_notebook, render_site, notebook_title
 
 CHROME_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
                 '--disable-component-update', '--disable-sync', '--no-first-run']
@@ -151,7 +151,7 @@ def test_chromium_index_link_opens_page(browser, executed_nb, tmp_path):
 
 
 def test_render_profile_groups_stage_and_library_notebooks(executed_nb, tmp_path):
-    from reflectdiffu.render import render_profile
+    from reflectdiffu.evaluation.render import render_profile
     import shutil as sh
     (tmp_path / 'out' / 'sample' / 'eval').mkdir(parents=True)
     (tmp_path / 'nbs').mkdir()

@@ -1,8 +1,8 @@
 "Intent classifier: label ids against the real data, reader errors, p_intent format and no use of the response."
 from collections import Counter
 import pytest, torch
-from reflectdiffu.data import INTENTS, EMOTIONS, DataError
-from reflectdiffu.intent_clf import (EI_LABELS, N_EI_LABELS, INTENT_EI_IDS, MANUAL_TO_INTENT, read_ei_train_file, read_ei_train,
+from reflectdiffu.data.corpus import INTENTS, EMOTIONS, DataError
+from reflectdiffu.features.intent_clf import (EI_LABELS, N_EI_LABELS, INTENT_EI_IDS, MANUAL_TO_INTENT, read_ei_train_file, read_ei_train,
     labels_txt_differences, check_extended_files, read_manual_annotations, intent_proba, p_intent_text, compute_p_intent,
     save_p_intent, load_p_intent, check_p_intent, IntentClassifier)
 from conftest import ROOT, MIRROR
@@ -115,7 +115,7 @@ def test_cache_format_errors(tmp_path):
 
 @pytest.mark.skipif(not (ROOT/'out'/'sample'/'intent_clf'/'p_intent.pt').exists(), reason='intent_clf stage not run on the sample')
 def test_sample_stage_outputs_cover_every_example():
-    from reflectdiffu.data import read_jsonl
+    from reflectdiffu.data.corpus import read_jsonl
     ids = [e['id'] for s in ('train', 'valid', 'test') for e in read_jsonl(ROOT/'out'/'sample'/'prepare'/f'{s}.jsonl')]
     c = load_p_intent(ROOT/'out'/'sample'/'intent_clf'/'p_intent.pt')
     assert sorted(c['ids']) == sorted(ids)

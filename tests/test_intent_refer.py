@@ -1,8 +1,8 @@
 "Intent_refer: Table 1 as printed, top-n with hand-worked ties, comparison, sample integration."
 import warnings
 import pytest, torch
-from reflectdiffu.data import EMOTIONS, INTENTS, EMO2ID, INTENT2ID
-from reflectdiffu.intent_refer import (PRINTED_TABLE1, TABLE1_SOURCE, table1_issues, printed_intent_refer, intent_counts,
+from reflectdiffu.data.corpus import EMOTIONS, INTENTS, EMO2ID, INTENT2ID
+from reflectdiffu.features.intent_refer import (PRINTED_TABLE1, TABLE1_SOURCE, table1_issues, printed_intent_refer, intent_counts,
     counts_from_examples, top_n_intents, intent_scores, intent_refer_tensor, refer_names, comparison_table, comparison_summary)
 from conftest import ROOT
 
@@ -76,7 +76,7 @@ def test_bad_inputs():
 
 @pytest.mark.skipif(not (ROOT/'out'/'sample'/'prepare'/'train.jsonl').exists(), reason='prepare stage not run on the sample')
 def test_sample_train_split():
-    from reflectdiffu.data import read_jsonl
+    from reflectdiffu.data.corpus import read_jsonl
     train = read_jsonl(ROOT/'out'/'sample'/'prepare'/'train.jsonl')
     c = counts_from_examples(train)
     assert c.sum().item() == len(train)

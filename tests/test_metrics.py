@@ -1,4 +1,4 @@
-"Bad-input and integration tests of reflectdiffu.metrics (golden cases live in nbs/30_metrics.ipynb)."
+"Bad-input and integration tests of reflectdiffu.evaluation.metrics (golden cases live in nbs/30_metrics.ipynb)."
 import json, math, os, subprocess, sys, tempfile
 from pathlib import Path
 
@@ -9,9 +9,9 @@ import pytest
 import torch
 from nltk.translate.bleu_score import corpus_bleu as nltk_corpus_bleu
 
-from reflectdiffu import metrics as M
-from reflectdiffu.data import EMOTIONS, INTENTS
-from reflectdiffu.params import load_params
+from reflectdiffu.evaluation import metrics as M
+from reflectdiffu.data.corpus import EMOTIONS, INTENTS
+from reflectdiffu.core.params import load_params
 
 torch.set_num_threads(1)
 
@@ -105,7 +105,7 @@ def _no_net(*a, **k): raise OSError('network disabled in this test')
 socket.socket.connect = _no_net; socket.create_connection = _no_net
 sys.path.insert(0, sys.argv[1])
 import torch; torch.set_num_threads(1)
-from reflectdiffu.metrics import bertscore_f1
+from reflectdiffu.evaluation.metrics import bertscore_f1
 r = bertscore_f1([['hello', 'there']], [['hi', 'there']], 'minilm', 6)
 assert r['status'] == 'ok' and 0 < r['value'] < 1, r
 print('OK', r['value'])

@@ -1,14 +1,15 @@
-"""ReflectDiffu model (reflectdiffu.model and the component modules of nbs/20-26): shapes on the batch
+"""ReflectDiffu model (reflectdiffu.systems.reflectdiffu.model and the component modules of nbs/20-26): shapes on the batch
 contract, ablations, incremental decoding, an overfit run, bad input, and the params.yaml `model` section."""
 from pathlib import Path
 import pytest
 import torch
-from reflectdiffu.model import ReflectDiffu, toy_batch, toy_config, toy_refer, MODEL_KEYS
-from reflectdiffu.experts import N_EMOTIONS
-from reflectdiffu.exploring import N_INTENTS
-from reflectdiffu.encoder import load_glove, embedding_init
-from reflectdiffu.params import load_params
-from reflectdiffu.text import PAD, SPECIALS
+from reflectdiffu.systems.reflectdiffu.model import ReflectDiffu, toy_batch, toy_config, toy_refer, MODEL_KEYS
+from reflectdiffu.systems.reflectdiffu.experts import N_EMOTIONS
+from reflectdiffu.systems.reflectdiffu.exploring import N_INTENTS
+from reflectdiffu.engine.encoder import load_glove, embedding_init
+from reflectdiffu.core.params import load_params
+from reflectdiffu.systems.registry import load_run
+from reflectdiffu.data.text import PAD, SPECIALS
 
 ROOT = Path(__file__).resolve().parents[1]
 V, DR = 50, 8
@@ -161,7 +162,7 @@ def test_bad_input_errors():
     with pytest.raises(ValueError, match='h_tilde'): m({k: v for k, v in b.items() if k != 'h_tilde'})
     with pytest.raises(ValueError, match=r'p_intent has shape \(3, 4\)'): m(dict(b, p_intent=torch.zeros(3, 4)))
     long = toy_batch(B=2, Lc=80, V=V, d_r=DR)
-    with pytest.raises(ValueError, match='context length 80 exceeds model.max_positions=64'): m(long)
+    with pytest.raises(ValueError, match='context length 80 exceeds reflectdiffu.max_positions=64'): m(long)
     with pytest.raises(ValueError, match="routing must be 'batch' or 'example'"): make(routing='vote')
 
 
@@ -184,11 +185,13 @@ def test_glove_loader_errors(tmp_path):
 
 
 def test_params_yaml_model_section_and_variants():
-    P = load_params(ROOT / 'params.yaml')
-    assert set(P['model']) == set(MODEL_KEYS)
+    P = load_run(ROOT / 'params.yaml')
+    assert set(P['reflectdiffu']) == set(MODEL_KEYS)
     assert {'full', 'wo_era', 'wo_experts', 'wo_twice', 'wo_emu'} <= set(P['variants'])
     for var, flag in (('full', None), ('wo_era', 'use_era'), ('wo_experts', 'use_experts'), ('wo_twice', 'use_twice'), ('wo_emu', 'use_emu')):
-        cfg = load_params(ROOT / 'params.yaml', variant=var)['model']
+        run = load_run(ROOT / 'params.yaml', run=var)
+        assert run['system'] == 'reflectdiffu'
+        cfg = run['reflectdiffu']
         assert all(cfg[f] == (f != flag) for f in FLAGS), var
         small = dict(cfg, d_model=16, d_ff=32, emu_hidden=16, policy_hidden=16, t_star=5)
         m = ReflectDiffu(small, V, toy_refer(), d_reason=DR if cfg['use_era'] else None)

@@ -4,12 +4,10 @@ from pathlib import Path
 from conftest import ROOT
 
 def _diff(a: Path, b: Path):
-    out = []
-    for p in sorted(a.glob('*.py')):
-        q = b/p.name
-        if not q.exists() or p.read_text() != q.read_text(): out.append(p.name)
-    out += [q.name for q in sorted(b.glob('*.py')) if not (a/q.name).exists()]
-    return out
+    "Modules (paths relative to the package, sub-packages included) that differ between the trees `a` and `b`."
+    rel = lambda root: {str(p.relative_to(root)) for p in root.rglob('*.py') if '__pycache__' not in p.parts}
+    ra, rb = rel(a), rel(b)
+    return sorted(r for r in ra | rb if r not in ra or r not in rb or (a/r).read_text() != (b/r).read_text())
 
 def test_library_matches_notebooks(tmp_path):
     for x in ('settings.ini', 'nbs', 'reflectdiffu'):

@@ -1,6 +1,7 @@
 "params.yaml validation: every profile and variant loads; each kind of error names the key."
 import yaml, pytest
-from reflectdiffu.params import load_params, ParamsError, SCHEMA, validate
+from reflectdiffu.core.params import load_params, ParamsError, SCHEMA, validate
+from reflectdiffu.systems.registry import load_run, discover
 from conftest import ROOT
 
 def raw(): return yaml.safe_load((ROOT/'params.yaml').read_text())
@@ -9,11 +10,18 @@ def load(tmp_path, r):
     p = tmp_path/'params.yaml'; p.write_text(yaml.safe_dump(r)); return load_params(p)
 
 def test_project_params_load_for_every_profile_and_variant():
-    p = load_params(ROOT/'params.yaml')
+    p = load_run(ROOT/'params.yaml')
     for prof in p['profiles']:
         for var in p['variants']:
-            q = load_params(ROOT/'params.yaml', profile=prof, variant=var)
-            assert q['profile'] == prof and q['variant'] == var
+            q = load_run(ROOT/'params.yaml', prof, var)
+            assert q['profile'] == prof and q['variant'] == var and q['system'] == p['variants'][var]['system']
+
+def test_every_run_names_a_registered_system_with_its_section():
+    systems = discover()
+    r = raw()
+    for name, run in r['variants'].items():
+        assert run['system'] in systems, f'variants.{name}: system {run["system"]!r} is not registered'
+        assert set(r[run['system']]) == set(systems[run['system']].schema), f'{run["system"]}: section keys differ from the schema'
 
 def test_every_schema_section_is_in_params_yaml():
     r = raw()
@@ -31,9 +39,13 @@ def test_every_schema_section_is_in_params_yaml():
     (lambda r: r.pop('vader'), 'vader: missing section'),
     (lambda r: r.update(profile='huge'), "profile: 'huge' is not one of the profiles"),
     (lambda r: r['profiles']['full'].update({'data.min_freq': -1}), 'profiles.full.data.min_freq: -1 is below the minimum 1'),
-    (lambda r: r['variants'].update(bad={'model.nope': 1}), 'variants.bad.model.nope: unknown key'),
+    (lambda r: r['variants'].update(bad={'system': 'reflectdiffu', 'reflectdiffu.nope': 1}), 'variants.bad.reflectdiffu.nope: unknown key'),
+    (lambda r: r['variants'].update(bad={'system': 'trs', 'reflectdiffu.use_era': False}), "variants.bad.reflectdiffu.use_era: run 'bad' trains 'trs'"),
+    (lambda r: r['trs'].update(d_model='big'), 'trs.d_model: expected int'),
+    (lambda r: r['variants'].update(bad={'reflectdiffu.use_era': False}), 'variants.bad: expected a mapping with `system: <name>`'),
 ])
 def test_errors_name_the_key(tmp_path, mutate, msg):
+    discover()     # the systems' sections are checked once they are registered
     r = raw(); mutate(r)
     with pytest.raises(ParamsError) as e: load(tmp_path, r)
     assert msg in str(e.value)

@@ -1,4 +1,4 @@
-"Tests of reflectdiffu.tables: the paper's Table 2 data, bad inputs, and the written files."
+"Tests of reflectdiffu.evaluation.tables: the paper's Table 2 data, bad inputs, and the written files."
 import io, json, math, re, sys, tempfile
 from pathlib import Path
 
@@ -7,7 +7,7 @@ ROOT = Path(__file__).resolve().parents[1]
 import pandas as pd
 import pytest
 
-from reflectdiffu import tables as T
+from reflectdiffu.evaluation import tables as T
 
 PAPER_MD = ROOT.parent / 'shared' / 'paper' / 'reflectdiffu.md'  # the paper text beside the checkout, where present
 CSV = ROOT / 'reports/paper_table2.csv'

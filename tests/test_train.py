@@ -1,4 +1,4 @@
-"""Tests of reflectdiffu.train: exact resume (exception and SIGKILL), atomic and validated checkpoints,
+"""Tests of reflectdiffu.engine.train: exact resume (exception and SIGKILL), atomic and validated checkpoints,
 fingerprints, early stopping, logs and summary. A small stand-in honouring the Model API keeps them fast."""
 import json, math, os, signal, subprocess, sys, time
 from pathlib import Path
@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from reflectdiffu import train as T
+from reflectdiffu.engine import train as T
 
 V, D = 60, 16
 
@@ -281,10 +281,10 @@ def test_bad_inputs(tmp_path):
 
 @pytest.fixture(scope='module')
 def real_setup():
-    from reflectdiffu.data import load_examples, INTENTS
-    from reflectdiffu.text import Vocab
-    from reflectdiffu.batches import EDDataset, utt_id
-    from reflectdiffu.intent_refer import counts_from_examples, intent_refer_tensor
+    from reflectdiffu.data.corpus import load_examples, INTENTS
+    from reflectdiffu.data.text import Vocab
+    from reflectdiffu.data.batches import EDDataset, utt_id
+    from reflectdiffu.features.intent_refer import counts_from_examples, intent_refer_tensor
     root = Path(__file__).resolve().parents[1]
     ex = load_examples(root / 'sample')
     tr, va = ex['train'][:96], ex['valid'][:32]
@@ -304,7 +304,7 @@ def real_setup():
 
 
 def run_real(real_setup, d, on_step=None, **kw):
-    from reflectdiffu.model import ReflectDiffu, toy_config
+    from reflectdiffu.systems.reflectdiffu.model import ReflectDiffu, toy_config
     trd, vad, vocab, refer = real_setup
     mc = toy_config(d_model=16, t_star=5, dropout=0.1)
     T.seed_everything(3)
