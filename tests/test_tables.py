@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from reflectdiffu.evaluation import tables as T
+from reflectdiffu.core.params import load_params
 
 PAPER_MD = ROOT.parent / 'shared' / 'paper' / 'reflectdiffu.md'  # the paper text beside the checkout, where present
 CSV = ROOT / 'reports/paper_table2.csv'
@@ -46,11 +47,15 @@ def _metrics(b1=20.0, rel_key='bertscore_f1[all-MiniLM-L6-v2,L6]', rel=0.6):
     return m
 
 
-def test_build_table2_five_variants_and_diffs():
+ROWS = T.paper_rows(load_params(ROOT/'params.yaml'))   # run -> paper row, from params.yaml
+
+
+def test_build_table2_runs_and_diffs():
     paper = T.read_paper_table(CSV)
-    ours = {v: _metrics(b1=20.0 + i) for i, v in enumerate(T.VARIANTS)}
-    tab, legend = T.build_table2(paper, ours, 'sample')
-    assert len(tab) == 16 + 2 * 5
+    ours = {v: _metrics(b1=20.0 + i) for i, v in enumerate(ROWS)}
+    tab, legend = T.build_table2(paper, ours, 'sample', paper_rows=ROWS)
+    assert len(tab) == 16 + len(ROWS) + sum(1 for m in ROWS.values() if m)   # a diff row only where the paper prints the run
+    assert 'diff: trs - None' not in set(tab.row) and 'diff: mtrs - MTRS' in set(tab.row)
     t = tab.set_index('row')
     # diff: wo_twice - w/o Intent twice: B-1 (20 + 3) - 20.91; Acc_intent 70 - 66.44
     assert t.loc['diff: wo_twice - w/o Intent twice', 'B-1 / bleu1'] == pytest.approx(23.0 - 20.91)
@@ -63,7 +68,7 @@ def test_build_table2_five_variants_and_diffs():
 def test_relevance_difference_shown_for_an_mnli_checkpoint():
     paper = T.read_paper_table(CSV)
     key = 'bertscore_f1[deberta-xlarge-mnli,L40]'
-    tab, _ = T.build_table2(paper, {'full': _metrics(rel_key=key, rel=0.55)})
+    tab, _ = T.build_table2(paper, {'full': _metrics(rel_key=key, rel=0.55)}, paper_rows=ROWS)
     t = tab.set_index('row')
     assert t.loc['diff: full - ReflectDiffu', f'BARTScore / {key}'] == pytest.approx(0.55 - 0.5630)
 
