@@ -43,9 +43,11 @@ class System:
 REGISTRY: dict[str, System] = {}
 
 def register(system: System) -> System:
-    "Add `system` to the registry and its params section to the params loader; a second system of the same name is an error."
-    if system.name in REGISTRY and REGISTRY[system.name] is not system:
-        raise ValueError(f"system {system.name!r} is registered twice")
+    "Add `system` to the registry and its params section to the params loader; another system of the same name is an error."
+    old = REGISTRY.get(system.name)
+    same = old is not None and (old.description, list(old.schema)) == (system.description, list(system.schema))
+    if old is not None and not same:   # the same declaration run again (its notebook, a reload) replaces itself
+        raise ValueError(f"system {system.name!r} is registered twice (by {getattr(old.build, '__module__', '?')} and {getattr(system.build, '__module__', '?')})")
     register_schema(system.name, system.schema)
     REGISTRY[system.name] = system
     return system
