@@ -120,3 +120,37 @@ def test_floors_reading_matches_the_table():
     assert 'All five previous rows were below it on both.' in text
     prev = {v: json.loads((ROOT/f'reports/full/previous/eval/{v}/metrics.json').read_text()) for v in RD_RUNS}
     assert all(m['acc_emo'] < fl('bag-of-words', 'Acc_emo') and m['acc_intent_pred'] < fl('bag-of-words', 'Acc_intent') for m in prev.values())
+
+
+def test_intent_twice_and_baseline_reading_matches_the_files():
+    "The README's reading of wo_twice and trs against full: every number is the one in significance.csv / metrics.json."
+    import pandas as pd
+    t = ' '.join((ROOT/'README.md').read_text().split())
+    sig = pd.read_csv(ROOT/'reports/full/significance.csv').set_index(['system', 'metric'])
+    paper = pd.read_csv(ROOT/'reports/paper_table2.csv', comment='#').set_index('model')
+    m = {v: json.loads((ROOT/f'reports/full/eval/{v}/metrics.json').read_text()) for v in ('full', 'wo_twice', 'trs')}
+    close = lambda a, b: abs(a - b) < 0.0051
+    _num = lambda text, pattern: [float(g) for g in _claim(text, pattern)]   # signed numbers ("+0.21") as floats
+    def ci(system, metric):
+        r = sig.loc[(system, metric)]
+        return [round(float(r[k]), 2) for k in ('diff', 'lo', 'hi')]
+    d, lo, hi = _num(t, r'BLEU-1 ([+-]?[\d.]+) \[([+-]?[\d.]+), ([+-]?[\d.]+)\] and final-intent accuracy')
+    assert [d, lo, hi] == ci('wo_twice', 'bleu1'), (d, lo, hi, ci('wo_twice', 'bleu1'))
+    d, lo, hi = _num(t, r'final-intent accuracy ([+-]?[\d.]+) \[([+-]?[\d.]+), ([+-]?[\d.]+)\] points without it')
+    assert [d, lo, hi] == ci('wo_twice', 'acc_intent_pred')
+    pb, pa = _num(t, r"by less than the paper's ([+-]?[\d.]+) BLEU-1 and ([+-]?[\d.]+) Acc_intent")
+    P = lambda row, c: float(paper.loc[row, c])
+    assert close(pb, P('w/o Intent twice', 'B-1') - P('ReflectDiffu', 'B-1')) and close(pa, P('w/o Intent twice', 'Acc_intent') - P('ReflectDiffu', 'Acc_intent'))
+    assert ci('wo_twice', 'bleu1')[2] < 0 and ci('wo_twice', 'acc_intent_pred')[2] < 0      # "the mechanism does help here"
+    d, lo, hi, pp = _num(t, r'PPL does not move \(([+-]?[\d.]+) \[([+-]?[\d.]+), ([+-]?[\d.]+)\], the paper: \+([\d.]+)\)')
+    assert [d, lo, hi] == ci('wo_twice', 'ppl') and lo < 0 < hi and close(pp, P('w/o Intent twice', 'PPL') - P('ReflectDiffu', 'PPL'))
+    a, b, pv = _num(t, r'Distinct-2 is higher without it \(([\d.]+) against ([\d.]+), randomisation p ([\d.]+)\)')
+    assert close(a, m['wo_twice']['dist2']) and close(b, m['full']['dist2']) and pv == round(float(sig.loc[('wo_twice', 'dist2'), 'p']), 3)
+    b1, b0, d, lo, hi = _num(t, r'BLEU-1 ([\d.]+) against ([\d.]+) \(([+-]?[\d.]+) \[([+-]?[\d.]+), ([+-]?[\d.]+)\]\) and PPL')
+    assert close(b1, m['trs']['bleu1']) and close(b0, m['full']['bleu1']) and [d, lo, hi] == ci('trs', 'bleu1')
+    p1, p0, d, lo, hi = _num(t, r'PPL ([\d.]+) against ([\d.]+) \(([+-]?[\d.]+) \[([+-]?[\d.]+), ([+-]?[\d.]+)\]\), with lower')
+    assert close(p1, m['trs']['ppl']) and close(p0, m['full']['ppl']) and [d, lo, hi] == ci('trs', 'ppl')
+    x, y = _num(t, r'lower Distinct-2 \(([\d.]+) against ([\d.]+)\)')
+    assert close(x, m['trs']['dist2']) and close(y, m['full']['dist2']) and x < y
+    assert 'scores higher than our `full` on every BLEU and on PPL' in t
+    assert all(m['trs'][f'bleu{n}'] > m['full'][f'bleu{n}'] for n in (1, 2, 3, 4)) and m['trs']['ppl'] < m['full']['ppl']

@@ -230,7 +230,7 @@ def headline_markdown(df, profile, paper_rows):
         if pm is not None: out.append(f'| paper: {pm} | ' + ' | '.join(_fmt(rows.loc[pm, by[c]], by[c]) for c in PAPER_COLS) + ' |')
         ours = f'ours ({profile}): {v}'
         ran = ours in rows.index and not str(rows.loc[ours, 'source']).startswith('missing')
-        cells = [_fmt(rows.loc[ours, by[c]], by[c]) for c in PAPER_COLS] if ran else ['not run'] * len(PAPER_COLS)
+        cells = [_fmt(rows.loc[ours, by[c]], by[c]) or '—' for c in PAPER_COLS] if ran else ['not run'] * len(PAPER_COLS)   # —: not applicable (e.g. Acc_emo of a system without an emotion head)
         out.append(f'| **ours: {v}** | ' + ' | '.join(cells) + ' |')
     for f in [r for r in rows.index if str(r).startswith(FLOOR_PREFIX)]:
         out.append(f'| {f} | ' + ' | '.join(_fmt(rows.loc[f, by[c]], by[c]) or '—' for c in PAPER_COLS) + ' |')
