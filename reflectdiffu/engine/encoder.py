@@ -5,16 +5,18 @@
 # %% ../../nbs/20_encoder.ipynb #2f960f71
 from __future__ import annotations
 import math
+from dataclasses import replace
 from pathlib import Path
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from ..core.params import Key
 from ..data.text import SPECIALS, PAD
 
 # %% auto #0
-__all__ = ['N_REASON', 'N_ROLES', 'EMB_STD', 'MultiHeadAttention', 'FeedForward', 'EncoderLayer', 'sinusoid_positions',
-           'ContextEncoder', 'masked_mean', 'ReasonAttention', 'load_glove', 'minilm_path', 'minilm_word_init',
-           'embedding_init']
+__all__ = ['N_REASON', 'N_ROLES', 'EMB_STD', 'TRANSFORMER_KEYS', 'MultiHeadAttention', 'FeedForward', 'EncoderLayer',
+           'sinusoid_positions', 'ContextEncoder', 'masked_mean', 'ReasonAttention', 'load_glove', 'minilm_path',
+           'minilm_word_init', 'embedding_init', 'word_embedding', 'transformer_keys']
 
 # %% ../../nbs/20_encoder.ipynb #08595e67
 class MultiHeadAttention(nn.Module):
@@ -200,3 +202,41 @@ def embedding_init(words, d, glove_path='', seed=0):
         if glove_path: return load_glove(glove_path, words, d, seed)[0]
         return minilm_word_init(words, d, seed=seed)
     finally: torch.set_num_threads(n)
+
+# %% ../../nbs/20_encoder.ipynb #c63f0e4c
+def word_embedding(vocab_size:int,      # V, rows of the table
+                   d:int,               # the system's d_model
+                   emb_init,            # (V, d) initial rows (`embedding_init`), or None: N(0, EMB_STD^2) entries
+                   section:str,         # the system's params section, named by the shape error
+                  ) -> nn.Embedding:
+    "The (V, d) word table E^W of a model: `emb_init` copied (shape checked) or random N(0, EMB_STD^2) rows; the PAD row zero."
+    emb = nn.Embedding(vocab_size, d, padding_idx=PAD)
+    with torch.no_grad():
+        if emb_init is None: emb.weight.normal_(0, EMB_STD)
+        else:
+            if tuple(emb_init.shape) != (vocab_size, d): raise ValueError(f"emb_init has shape {tuple(emb_init.shape)}, expected ({vocab_size}, {d}) (vocab_size, {section}.d_model)")
+            emb.weight.copy_(emb_init)
+        emb.weight[PAD] = 0
+    return emb
+
+# %% ../../nbs/20_encoder.ipynb #18e1b04c
+TRANSFORMER_KEYS = dict(   # params keys shared by every transformer system's section
+    d_model=Key(int, 8, 4096, doc='hidden size of every layer'),
+    n_heads=Key(int, 1, 64, doc='attention heads'),
+    d_ff=Key(int, 8, 16384, doc='feed-forward inner size'),
+    enc_layers=Key(int, 1, 24, doc='encoder layers'),
+    dec_layers=Key(int, 1, 24, doc='decoder layers'),
+    dropout=Key(float, 0.0, 0.9, doc='dropout on embeddings, attention and residual branches'),
+    max_positions=Key(int, 16, 8192, doc='longest context/target the sinusoidal position table covers'),
+    tie_embeddings=Key(bool, doc='output layer shares the word table (MoEL weight sharing)'),
+    glove_path=Key(str, doc="GloVe text file for the word-table init; '' = MiniLM-derived init (as ReflectDiffu)"),
+    use_role_emb=Key(bool, doc="add MoEL's dialogue-state (speaker / listener / CTX) embedding"),
+)
+
+def transformer_keys(*drop:str,    # keys the system does not have
+                     **docs:str,   # key=description: the system's own wording (type and range stay shared)
+                    ) -> dict:
+    "`TRANSFORMER_KEYS` in their order, without `drop`, with the descriptions `docs`; an unknown key is an error."
+    bad = [k for k in (*drop, *docs) if k not in TRANSFORMER_KEYS]
+    if bad: raise KeyError(f"transformer_keys: {bad} are not transformer keys {list(TRANSFORMER_KEYS)}")
+    return {k: replace(v, doc=docs[k]) if k in docs else v for k, v in TRANSFORMER_KEYS.items() if k not in drop}

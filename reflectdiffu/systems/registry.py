@@ -20,8 +20,8 @@ from ..engine.encoder import embedding_init
 from ..engine.train import fit as shared_fit, seed_everything, load_checkpoint, fingerprint, fingerprint_diff
 
 # %% auto #0
-__all__ = ['FEATURES', 'REGISTRY', 'System', 'register', 'discover', 'get_system', 'load_run', 'RunData', 'Run', 'build_run',
-           'train_run', 'main']
+__all__ = ['FEATURES', 'REGISTRY', 'System', 'register', 'discover', 'get_system', 'section_config', 'load_run', 'RunData', 'Run',
+           'build_run', 'train_run', 'main']
 
 # %% ../../nbs/50_registry.ipynb #c74220c1
 FEATURES = ('era', 'p_intent')   # cached features a system can ask for (stages `era` and `intent_clf`)
@@ -64,6 +64,17 @@ def get_system(name: str) -> System:
     "The registered system `name` (after `discover`)."
     if name not in discover(): raise KeyError(f"system {name!r} is not registered; known systems: {sorted(REGISTRY)}")
     return REGISTRY[name]
+
+# %% ../../nbs/50_registry.ipynb #6346a9e0
+def section_config(cfg:dict,           # the system's params section (validated, or a toy config)
+                   keys,               # its schema (or its key names)
+                   section:str,        # the section's name, for the error
+                   what:str=None,      # how the error calls the config (default: the section's name)
+                  ) -> dict:
+    "The entries of `cfg` for `keys`, in that order; a missing key is an error naming the params section."
+    missing = [k for k in keys if k not in cfg]
+    if missing: raise ValueError(f"{what or section} config: missing keys {missing} (the `{section}` section of params.yaml)")
+    return {k: cfg[k] for k in keys}
 
 # %% ../../nbs/50_registry.ipynb #47303295
 def load_run(path='params.yaml', profile=None, run=None) -> dict:

@@ -13,9 +13,9 @@ from ...data.corpus import EMOTIONS, EMO2ID
 from ...features.vader import POSITIVE_EMOTIONS, NEGATIVE_EMOTIONS, positive_mask
 from ...features.annotator import vader_lexicon
 from ...engine.encoder import ContextEncoder, EncoderLayer, MultiHeadAttention, FeedForward
-from ...engine.encoder import EMB_STD, masked_mean, sinusoid_positions
+from ...engine.encoder import masked_mean, sinusoid_positions, word_embedding, transformer_keys
 from ...engine.decoder import PointerGeneratorDecoder
-from ..registry import System, register
+from ..registry import System, register, section_config
 
 # %% auto #0
 __all__ = ['SCHEMA', 'SYSTEM', 'vader_intensity', 'word_mask', 'intensity_pool', 'EmotionContextEncoder', 'EmotionGate',
@@ -23,16 +23,12 @@ __all__ = ['SCHEMA', 'SYSTEM', 'vader_intensity', 'word_mask', 'intensity_pool',
 
 # %% ../../../nbs/54_mime.ipynb #5cbf6b39
 SCHEMA = dict(  # the `mime` section of params.yaml
-    d_model=Key(int, 8, 4096, doc='hidden size of every layer (MIME: emb_dim = hidden_dim = 300)'),
-    n_heads=Key(int, 1, 64, doc='attention heads (MIME: 2)'),
-    d_ff=Key(int, 8, 16384, doc='feed-forward inner size'),
-    enc_layers=Key(int, 1, 24, doc='layers of the context encoder and of each emotion-context encoder (MIME hop: 1)'),
-    dec_layers=Key(int, 1, 24, doc='decoder layers (MIME hop: 1)'),
-    dropout=Key(float, 0.0, 0.9, doc='dropout on embeddings, attention and residual branches'),
-    max_positions=Key(int, 16, 8192, doc='longest context/target the sinusoidal position table covers'),
-    tie_embeddings=Key(bool, doc='output layer shares the word table'),
-    glove_path=Key(str, doc="GloVe text file for the word-table init; '' = MiniLM-derived init (as ReflectDiffu)"),
-    use_role_emb=Key(bool, doc="add the dialogue-state (speaker / listener / CTX) embedding (MIME: USR/SYS embedding)"),
+    **transformer_keys(d_model='hidden size of every layer (MIME: emb_dim = hidden_dim = 300)',
+                       n_heads='attention heads (MIME: 2)',
+                       enc_layers='layers of the context encoder and of each emotion-context encoder (MIME hop: 1)',
+                       dec_layers='decoder layers (MIME hop: 1)',
+                       tie_embeddings='output layer shares the word table',
+                       use_role_emb="add the dialogue-state (speaker / listener / CTX) embedding (MIME: USR/SYS embedding)"),
     emo_pool=Key(str, choices=('intensity', 'cls', 'mean'),
                  doc="summary c for the emotion classifier and the mixture prior: intensity = softmax(eta)-weighted word states (paper); cls = the CTX state (released code); mean"),
     emo_combine=Key(str, choices=('gate', 'att'), doc="combination of M and M~: gate (released default) | att (context states attend over [M; M~])"),
@@ -160,18 +156,10 @@ class MIME(nn.Module):
     "MIME (Majumder et al. 2020) on the shared encoder / pointer-generator decoder (Model API of docs/design.md)."
     def __init__(self, cfg, vocab_size, intensity=None, emb_init=None, emo_word_ids=None, eval_seed=0):
         super().__init__()
-        missing = [k for k in SCHEMA if k not in cfg]
-        if missing: raise ValueError(f"mime config: missing keys {missing} (the `mime` section of params.yaml)")
-        c = self.cfg = {k: cfg[k] for k in SCHEMA}
+        c = self.cfg = section_config(cfg, SCHEMA, 'mime')
         d, h, V = c['d_model'], c['n_heads'], vocab_size
         self.V, self.eval_seed = V, eval_seed
-        self.word_emb = nn.Embedding(V, d, padding_idx=PAD)
-        with torch.no_grad():
-            if emb_init is None: self.word_emb.weight.normal_(0, EMB_STD)
-            else:
-                if tuple(emb_init.shape) != (V, d): raise ValueError(f"emb_init has shape {tuple(emb_init.shape)}, expected ({V}, {d}) (vocab_size, mime.d_model)")
-                self.word_emb.weight.copy_(emb_init)
-            self.word_emb.weight[PAD] = 0
+        self.word_emb = word_embedding(V, d, emb_init, 'mime')
         if intensity is None: intensity = torch.zeros(V)
         if tuple(intensity.shape) != (V,): raise ValueError(f"intensity has shape {tuple(intensity.shape)}, expected ({V},)")
         self.register_buffer('intensity', intensity.float().clone())       # eta per vocabulary id, saved with the weights

@@ -11,9 +11,9 @@ import torch.nn.functional as F
 from ...core.params import Key
 from ...data.text import PAD
 from ...data.corpus import EMOTIONS
-from ...engine.encoder import ContextEncoder, EMB_STD
+from ...engine.encoder import ContextEncoder, word_embedding, transformer_keys
 from ...engine.decoder import DecoderLayer, PointerGeneratorDecoder
-from ..registry import System, register
+from ..registry import System, register, section_config
 
 # %% auto #0
 __all__ = ['N_LISTENERS', 'SCHEMA', 'SYSTEM', 'listener_weights', 'oracle_probability', 'route_plan', 'ListenerMixtureDecoder',
@@ -23,15 +23,11 @@ __all__ = ['N_LISTENERS', 'SCHEMA', 'SYSTEM', 'listener_weights', 'oracle_probab
 N_LISTENERS = len(EMOTIONS)   # one listener per emotion (MoEL: decoder_number = the 32 ED emotions)
 
 SCHEMA = dict(  # the `moel` section of params.yaml
-    d_model=Key(int, 8, 4096, doc='hidden size of every layer (MoEL: 300; as ReflectDiffu and TRS here)'),
-    n_heads=Key(int, 1, 64, doc='attention heads (MoEL: 2)'),
-    d_ff=Key(int, 8, 16384, doc='feed-forward inner size of every layer, listeners included'),
-    enc_layers=Key(int, 1, 24, doc='emotion-tracker encoder layers (MoEL hop: 1)'),
-    dropout=Key(float, 0.0, 0.9, doc='dropout on embeddings, attention and residual branches'),
-    max_positions=Key(int, 16, 8192, doc='longest context/target the sinusoidal position table covers'),
-    tie_embeddings=Key(bool, doc='output layer shares the word table (MoEL weight sharing)'),
-    glove_path=Key(str, doc="GloVe text file for the word-table init; '' = MiniLM-derived init (as ReflectDiffu)"),
-    use_role_emb=Key(bool, doc="add MoEL's dialogue-state (speaker / listener / CTX) embedding"),
+    **transformer_keys('dec_layers',   # the decoder is the listeners and the meta listener, one layer each
+                       d_model='hidden size of every layer (MoEL: 300; as ReflectDiffu and TRS here)',
+                       n_heads='attention heads (MoEL: 2)',
+                       d_ff='feed-forward inner size of every layer, listeners included',
+                       enc_layers='emotion-tracker encoder layers (MoEL hop: 1)'),
     top_k=Key(int, 0, N_LISTENERS, doc='listeners mixed per example: softmax over the k largest emotion logits (MoEL run: 5); 0 = all 32'),
     shared_listener=Key(bool, doc="MoEL's shared listener V_0 (basic_learner), added to the mixture with weight 1"),
     oracle_schedule=Key(float, 0.0, 1e12, doc='training only: the listener weights are the gold one-hot emotion with probability 1e-4 + (1 - 1e-4) exp(-step / oracle_schedule) per batch (MoEL run: 10000); 0 = never'),
@@ -153,18 +149,10 @@ class MoEL(nn.Module):
     "MoEL (Lin et al. 2019): emotion tracker, listener mixture, meta listener, pointer-generator (Model API of docs/design.md)."
     def __init__(self, cfg:dict, vocab_size:int, emb_init=None):
         super().__init__()
-        missing = [k for k in SCHEMA if k not in cfg]
-        if missing: raise ValueError(f"moel config: missing keys {missing} (the `moel` section of params.yaml)")
-        c = self.cfg = {k: cfg[k] for k in SCHEMA}
+        c = self.cfg = section_config(cfg, SCHEMA, 'moel')
         d, V = c['d_model'], vocab_size
         self.V = V
-        self.word_emb = nn.Embedding(V, d, padding_idx=PAD)
-        with torch.no_grad():
-            if emb_init is None: self.word_emb.weight.normal_(0, EMB_STD)
-            else:
-                if tuple(emb_init.shape) != (V, d): raise ValueError(f"emb_init has shape {tuple(emb_init.shape)}, expected ({V}, {d}) (vocab_size, moel.d_model)")
-                self.word_emb.weight.copy_(emb_init)
-            self.word_emb.weight[PAD] = 0
+        self.word_emb = word_embedding(V, d, emb_init, 'moel')
         self.encoder = ContextEncoder(self.word_emb, c['n_heads'], c['d_ff'], c['enc_layers'], c['dropout'], use_reason=False,
                                       use_role=c['use_role_emb'], max_positions=c['max_positions'])
         self.emotion = nn.Linear(d, N_LISTENERS, bias=False)          # W_e: MoEL's decoder_key

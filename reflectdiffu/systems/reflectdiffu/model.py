@@ -9,12 +9,13 @@ import torch.nn as nn
 import torch.nn.functional as F
 from ...data.text import PAD, UNK, SOS, EOS, CTX, SPECIALS
 from ...core.params import Key
-from ...engine.encoder import ContextEncoder, ReasonAttention, EMB_STD, masked_mean
+from ...engine.encoder import ContextEncoder, ReasonAttention, masked_mean, word_embedding, transformer_keys
 from .experts import CExperts, nt_xent, N_EMOTIONS
 from .exploring import IntentScorer, explore, N_INTENTS
 from .emu import EMU, Fusion
 from .policy import IntentTwice
 from ...engine.decoder import PointerGeneratorDecoder
+from ..registry import section_config
 
 # %% auto #0
 __all__ = ['SCHEMA', 'MODEL_KEYS', 'toy_batch', 'ReflectDiffu', 'toy_config', 'toy_refer']
@@ -59,16 +60,16 @@ def toy_batch(B=4, Lc=12, Lt=6, V=50, d_r=16, n_oov=2, seed=0, full=False):
 
 # %% ../../../nbs/26_model.ipynb #6334054d
 SCHEMA = dict(  # the `reflectdiffu` section of params.yaml; its runs (variants) override use_*
-    d_model=Key(int, 8, 4096, doc='D_emb = hidden size of every layer (MoEL/MIME: 300)'),
-    n_heads=Key(int, 1, 64, doc='attention heads, all attention layers (MoEL/MIME: 2)'),
-    d_ff=Key(int, 8, 16384, doc='feed-forward inner size of the transformer layers'),
-    enc_layers=Key(int, 1, 24, doc='TRS_Enc layers (eq. 2; MoEL/MIME hop: 1)'),
-    dec_layers=Key(int, 1, 24, doc='TRS_dec layers (eq. 11; MoEL/MIME hop: 1)'),
-    dropout=Key(float, 0.0, 0.9, doc='dropout on embeddings, attention and residual branches'),
-    max_positions=Key(int, 16, 8192, doc='longest context/target the sinusoidal E^P table covers'),
-    tie_embeddings=Key(bool, doc='output layer shares the word table E^W (MoEL weight sharing)'),
-    glove_path=Key(str, doc="GloVe text file for the E^W init; '' = MiniLM-derived init (reflectdiffu.engine.encoder.embedding_init)"),
-    use_role_emb=Key(bool, doc='add a speaker/listener/CTX role embedding to eq. 1 (MoEL dialogue state)'),
+    **transformer_keys(   # the shared transformer keys (engine.encoder), described in the paper's terms
+        d_model='D_emb = hidden size of every layer (MoEL/MIME: 300)',
+        n_heads='attention heads, all attention layers (MoEL/MIME: 2)',
+        d_ff='feed-forward inner size of the transformer layers',
+        enc_layers='TRS_Enc layers (eq. 2; MoEL/MIME hop: 1)',
+        dec_layers='TRS_dec layers (eq. 11; MoEL/MIME hop: 1)',
+        max_positions='longest context/target the sinusoidal E^P table covers',
+        tie_embeddings='output layer shares the word table E^W (MoEL weight sharing)',
+        glove_path="GloVe text file for the E^W init; '' = MiniLM-derived init (reflectdiffu.engine.encoder.embedding_init)",
+        use_role_emb='add a speaker/listener/CTX role embedding to eq. 1 (MoEL dialogue state)'),
     q_residual=Key(bool, doc='eq. 3 pools H + Attention(H, h~) (true) or the attention output alone (false, as printed)'),
     use_era=Key(bool, doc='ERA in the encoder: E^R in eq. 1 and Attention(H, h~) in eq. 3 (false: w/o ERA)'),
     use_experts=Key(bool, doc='C-Experts with NT-Xent (eq. 4, 17-20) (false: w/o C-Experts, one head, CE only)'),
@@ -105,19 +106,11 @@ class ReflectDiffu(nn.Module):
     "ReflectDiffu (Sections 3.2-3.4): see docs/design.md, Model API."
     def __init__(self, cfg, vocab_size, intent_refer, emb_init=None, d_reason=None, eval_seed=0):
         super().__init__()
-        missing = [k for k in MODEL_KEYS if k not in cfg]
-        if missing: raise ValueError(f"model config: missing keys {missing} (the `reflectdiffu` section of params.yaml)")
-        c = self.cfg = {k: cfg[k] for k in MODEL_KEYS}
+        c = self.cfg = section_config(cfg, MODEL_KEYS, 'reflectdiffu', 'model')
         d, h, V = c['d_model'], c['n_heads'], vocab_size
         if c['use_era'] and d_reason is None: raise ValueError("reflectdiffu.use_era=true needs d_reason (the h dimension of the ERA cache); use the wo_era variant without ERA")
         self.V, self.eval_seed = V, eval_seed
-        self.word_emb = nn.Embedding(V, d, padding_idx=PAD)
-        with torch.no_grad():
-            if emb_init is None: self.word_emb.weight.normal_(0, EMB_STD)
-            else:
-                if tuple(emb_init.shape) != (V, d): raise ValueError(f"emb_init has shape {tuple(emb_init.shape)}, expected ({V}, {d}) (vocab_size, reflectdiffu.d_model)")
-                self.word_emb.weight.copy_(emb_init)
-            self.word_emb.weight[PAD] = 0
+        self.word_emb = word_embedding(V, d, emb_init, 'reflectdiffu')
         self.encoder = ContextEncoder(self.word_emb, h, c['d_ff'], c['enc_layers'], c['dropout'], use_reason=c['use_era'],
                                       use_role=c['use_role_emb'], max_positions=c['max_positions'])
         self.reason_att = ReasonAttention(d, h, d_reason if c['use_era'] else None, residual=c['q_residual'])

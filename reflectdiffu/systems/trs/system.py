@@ -10,25 +10,17 @@ import torch.nn.functional as F
 from ...core.params import Key
 from ...data.text import PAD
 from ...data.corpus import EMOTIONS
-from ...engine.encoder import ContextEncoder, EMB_STD, masked_mean
+from ...engine.encoder import ContextEncoder, masked_mean, word_embedding, transformer_keys
 from ...engine.decoder import PointerGeneratorDecoder
-from ..registry import System, register
+from ..registry import System, register, section_config
 
 # %% auto #0
 __all__ = ['SCHEMA', 'SYSTEM', 'TRS', 'build']
 
 # %% ../../../nbs/52_trs.ipynb #0f0327e3
 SCHEMA = dict(  # the `trs` section of params.yaml
-    d_model=Key(int, 8, 4096, doc='hidden size of every layer (MoEL/MIME/CEM: 300; as ReflectDiffu here)'),
-    n_heads=Key(int, 1, 64, doc='attention heads'),
-    d_ff=Key(int, 8, 16384, doc='feed-forward inner size'),
-    enc_layers=Key(int, 1, 24, doc='encoder layers (MoEL hop: 1)'),
-    dec_layers=Key(int, 1, 24, doc='decoder layers'),
-    dropout=Key(float, 0.0, 0.9, doc='dropout on embeddings, attention and residual branches'),
-    max_positions=Key(int, 16, 8192, doc='longest context/target the sinusoidal position table covers'),
-    tie_embeddings=Key(bool, doc='output layer shares the word table (MoEL weight sharing)'),
-    glove_path=Key(str, doc="GloVe text file for the word-table init; '' = MiniLM-derived init (as ReflectDiffu)"),
-    use_role_emb=Key(bool, doc="add MoEL's dialogue-state (speaker / listener / CTX) embedding"),
+    **transformer_keys(d_model='hidden size of every layer (MoEL/MIME/CEM: 300; as ReflectDiffu here)',
+                       enc_layers='encoder layers (MoEL hop: 1)'),
     emotion_head=Key(bool, doc="false: vanilla TRS; true: MoEL's Multi-TRS (emotion classifier on mean(H), CE added to the loss)"),
 )
 
@@ -37,18 +29,10 @@ class TRS(nn.Module):
     "Transformer encoder-decoder with the pointer-generator decoder (Model API of docs/design.md)."
     def __init__(self, cfg, vocab_size, emb_init=None):
         super().__init__()
-        missing = [k for k in SCHEMA if k not in cfg]
-        if missing: raise ValueError(f"trs config: missing keys {missing} (the `trs` section of params.yaml)")
-        c = self.cfg = {k: cfg[k] for k in SCHEMA}
+        c = self.cfg = section_config(cfg, SCHEMA, 'trs')
         d, V = c['d_model'], vocab_size
         self.V = V
-        self.word_emb = nn.Embedding(V, d, padding_idx=PAD)
-        with torch.no_grad():
-            if emb_init is None: self.word_emb.weight.normal_(0, EMB_STD)
-            else:
-                if tuple(emb_init.shape) != (V, d): raise ValueError(f"emb_init has shape {tuple(emb_init.shape)}, expected ({V}, {d}) (vocab_size, trs.d_model)")
-                self.word_emb.weight.copy_(emb_init)
-            self.word_emb.weight[PAD] = 0
+        self.word_emb = word_embedding(V, d, emb_init, 'trs')
         self.encoder = ContextEncoder(self.word_emb, c['n_heads'], c['d_ff'], c['enc_layers'], c['dropout'], use_reason=False,
                                       use_role=c['use_role_emb'], max_positions=c['max_positions'])
         self.emotion = nn.Linear(d, len(EMOTIONS)) if c['emotion_head'] else None
