@@ -66,7 +66,8 @@ def system_modules(system: str) -> set[str]:
 
 def missing_deps(dvc: dict, params: dict = None) -> dict:
     """Per stage (per run for a `foreach` over the runs), the library modules it runs that its deps do not list (a listed
-    folder covers what is inside it). A run also runs its system's package, found by `discover` at run time."""
+    folder covers what is inside it). A run whose stage code goes through the registry (`systems.registry`) also runs its
+    system's package, found by `discover` at run time; a stage over the runs that reads only their outputs does not."""
     params = params or yaml.safe_load((ROOT/'params.yaml').read_text())
     out = {}
     for name, st in dvc['stages'].items():
@@ -78,7 +79,8 @@ def missing_deps(dvc: dict, params: dict = None) -> dict:
             deps = [str(d).replace('${item.system}', system or '') for d in body.get('deps', [])]
             covered = lambda p: any(p == d or p.startswith(d.rstrip('/') + '/') for d in deps)
             path = lambda m: 'reflectdiffu/' + m.replace('.', '/') + '.py'
-            mods = stage_code(body) | (system_modules(system) if system else set())
+            code = stage_code(body)
+            mods = code | (system_modules(system) if system and 'systems.registry' in code else set())
             miss = sorted(path(m) for m in mods if not covered(path(m)))
             if miss: out[member] = miss
     return out

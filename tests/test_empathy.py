@@ -4,11 +4,13 @@ from collections import Counter
 import pytest
 from conftest import ROOT, MIRROR
 from reflectdiffu.evaluation.empathy import (MECHANISMS, EPITOME_FILES, EPITOME_PAIRS, LEVELS, read_epitome, split_posts, split_rows,
-                                             SCHEMA, DEFAULTS, check_config)
+                                             SCHEMA, check_config)
+from reflectdiffu.core.params import load_params
 from reflectdiffu.evaluation.patterns import PATTERNS, read_labels, tag
 from reflectdiffu.evaluation.diversity import self_bleu, self_bleu_stats
 
 HAS_EPITOME = (MIRROR/'epitome').exists()
+DEFAULTS = load_params(ROOT/'params.yaml', profile='full')['empathy']   # the params.yaml section
 
 @pytest.mark.skipif(not HAS_EPITOME, reason='EPITOME mirror absent')
 def test_epitome_files_match_the_published_counts_and_checksums():
@@ -75,3 +77,21 @@ def test_self_bleu_equals_the_quadratic_definition_via_nltk():
             assert abs(ours[f'self_bleu{n}'] - 100 * ref) < 1e-9
     s = self_bleu_stats(C, sample=5, seed=1)
     assert s['n_hyps'] == 5 and s == self_bleu_stats(C, sample=5, seed=1)
+
+
+def test_sample_empathy_table_has_every_system_and_reproduces_its_rows():
+    """The sample's empathy table (stage empathy_table) has the human row, every run of params.yaml and the retrieval floor,
+    and each Emp-F1 equals what the committed levels files give."""
+    import pandas as pd
+    from reflectdiffu.evaluation.empathy import emp_f1
+    from reflectdiffu.evaluation.empathy_table import read_levels
+    R = ROOT/'reports'/'sample'
+    runs = list(load_params(ROOT/'params.yaml', profile='sample')['variants'])
+    df = pd.read_csv(R/'empathy.csv')
+    assert df['system'].tolist() == ['human', *runs, 'retrieval']
+    ids, ref = read_levels(R/'empathy'/'human'/'levels.tsv')
+    for name, f1 in zip(df['system'], df['Emp-F1']):
+        if name == 'human': assert pd.isna(f1); continue
+        ids_n, hyp = read_levels(R/'empathy'/name/'levels.tsv')
+        assert ids_n == ids
+        assert abs(emp_f1(ref, hyp)['emp_f1'] - f1) < 1e-3, name

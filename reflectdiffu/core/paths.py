@@ -33,6 +33,10 @@ class Layout:
     def train_reports(self, run:str) -> Path: return self.reports/'train'/run   # log.tsv, valid.tsv, summary.json
     def eval(self, run:str) -> Path: return self.out/'eval'/run              # responses.jsonl
     def eval_reports(self, run:str) -> Path: return self.reports/'eval'/run  # metrics.json, responses.tsv, ...
+    def bundle(self, run:str) -> Path: return self.out/'bundle'/run          # the run's save_pretrained bundle (rd-respond, from_pretrained)
+    @property
+    def empathy_identifiers(self) -> Path: return self.out/'empathy_id'     # ER.pt, IP.pt, EX.pt (EPITOME identifiers)
+    def empathy_reports(self, name:str='') -> Path: return self.reports/'empathy'/name   # identifiers.json; <name>/levels.tsv, metrics.json of a run / floor / human
 
     def need(self, path, stage:str) -> Path:
         "`path` if it exists, else a FileNotFoundError naming the stage that makes it."

@@ -8,10 +8,11 @@ import argparse, csv, hashlib, json, shutil, sys
 from collections import defaultdict
 from pathlib import Path
 from .corpus import EMOTIONS, EI_COLUMNS, SPLITS, read_splits, DataError
-from .fetch import sha256
+from .fetch import sha256, MANIFEST
 
 # %% auto #0
-__all__ = ['CASE_STUDIES', 'SAMPLE_README', 'select_conversations', 'make_sample', 'main']
+__all__ = ['CASE_STUDIES', 'EPITOME', 'EPITOME_LICENSE', 'SAMPLE_README', 'select_conversations', 'sample_epitome', 'make_sample',
+           'main']
 
 # %% ../../nbs/04_sample.ipynb #60168b35
 CASE_STUDIES = ('hit:0_conv:0', 'hit:4912_conv:9824')
@@ -27,6 +28,56 @@ def select_conversations(conv_emotion: dict, splits: dict, n: dict, seed=0, incl
     return keep
 
 # %% ../../nbs/04_sample.ipynb #7d590aee
+EPITOME = tuple(r for r in MANIFEST if r.startswith('epitome/'))   # the three EPITOME files (one per mechanism)
+EPITOME_LICENSE = """BSD 3-Clause License
+
+Copyright (c) 2020, Behavioral Data Science Group
+All rights reserved.
+
+Redistribution and use in source and binary forms, with or without
+modification, are permitted provided that the following conditions are met:
+
+1. Redistributions of source code must retain the above copyright notice, this
+   list of conditions and the following disclaimer.
+
+2. Redistributions in binary form must reproduce the above copyright notice,
+   this list of conditions and the following disclaimer in the documentation
+   and/or other materials provided with the distribution.
+
+3. Neither the name of the copyright holder nor the names of its
+   contributors may be used to endorse or promote products derived from
+   this software without specific prior written permission.
+
+THIS SOFTWARE IS PROVIDED BY THE COPYRIGHT HOLDERS AND CONTRIBUTORS "AS IS"
+AND ANY EXPRESS OR IMPLIED WARRANTIES, INCLUDING, BUT NOT LIMITED TO, THE
+IMPLIED WARRANTIES OF MERCHANTABILITY AND FITNESS FOR A PARTICULAR PURPOSE ARE
+DISCLAIMED. IN NO EVENT SHALL THE COPYRIGHT HOLDER OR CONTRIBUTORS BE LIABLE
+FOR ANY DIRECT, INDIRECT, INCIDENTAL, SPECIAL, EXEMPLARY, OR CONSEQUENTIAL
+DAMAGES (INCLUDING, BUT NOT LIMITED TO, PROCUREMENT OF SUBSTITUTE GOODS OR
+SERVICES; LOSS OF USE, DATA, OR PROFITS; OR BUSINESS INTERRUPTION) HOWEVER
+CAUSED AND ON ANY THEORY OF LIABILITY, WHETHER IN CONTRACT, STRICT LIABILITY,
+OR TORT (INCLUDING NEGLIGENCE OR OTHERWISE) ARISING IN ANY WAY OUT OF THE USE
+OF THIS SOFTWARE, EVEN IF ADVISED OF THE POSSIBILITY OF SUCH DAMAGE.
+"""   # the licence of the EPITOME data (behavioral-data/Empathy-Mental-Health, LICENSE), shipped with the slice
+
+def sample_epitome(src, dest, n_posts=60, seed=0) -> dict:
+    "Copy the rows of the first `n_posts` seeker posts (hash order) of each EPITOME file, in file order; returns rows per file."
+    src, dest = Path(src), Path(dest)
+    rows = {}
+    for rel in EPITOME:
+        p = src/rel
+        if not p.exists(): raise DataError(p, None, "file not found: run `rd-fetch` first")
+        with open(p, newline='', encoding='utf-8') as f: rows[rel] = list(csv.reader(f))
+    posts = sorted({r[0] for r in rows[EPITOME[0]][1:]}, key=lambda s: _rank(seed, f'epitome:{s}'))[:n_posts]
+    keep, out = set(posts), {}
+    for rel, rs in rows.items():
+        (dest/rel).parent.mkdir(parents=True, exist_ok=True)
+        with open(dest/rel, 'w', newline='', encoding='utf-8') as f:
+            w = csv.writer(f, lineterminator='\n'); w.writerow(rs[0]); kept = [r for r in rs[1:] if r[0] in keep]; w.writerows(kept)
+        out[rel] = len(kept)
+    (dest/'epitome'/'LICENSE').write_text(EPITOME_LICENSE)
+    return out
+
 SAMPLE_README = """# Embedded sample of EmpatheticDialogues (with EmpatheticIntents labels)
 
 A small, deterministic, stratified sample of the full data, committed so that the pipeline
@@ -46,12 +97,19 @@ SHA-256 of every file.
   Conversations.* COLING 2020. https://github.com/anuradha1992/EmpatheticIntents (commit
   0f7e51ac3796d5cd595c688489de2fea22c75041).
 
-This sample is a derivative of those works under the same licence (CC BY-NC 4.0,
+- EPITOME (empathy levels of Reddit (seeker post, response) pairs; the rows of 60 seeker posts):
+  Ashish Sharma, Adam S. Miner, David C. Atkins, Tim Althoff. *A Computational Approach to
+  Understanding Empathy Expressed in Text-Based Mental Health Support.* EMNLP 2020.
+  https://github.com/behavioral-data/Empathy-Mental-Health (commit
+  0e11f98901527550885dbf253bd2af92dbcec43b). Licence: BSD 3-Clause (copyright notice and
+  licence in `epitome/LICENSE`).
+
+The EmpatheticDialogues part of this sample is a derivative of those works under the same licence (CC BY-NC 4.0,
 non-commercial use, attribution required). The split file is derived (see the compendium's
 README, "Data").
 """
 
-def make_sample(src='data', dest='sample', n_train=8, n_valid=2, n_test=2, n_ei_train=30, n_ei_eval=8, seed=0) -> dict:
+def make_sample(src='data', dest='sample', n_train=8, n_valid=2, n_test=2, n_ei_train=30, n_ei_eval=8, n_epitome=60, seed=0) -> dict:
     "Write the embedded sample of the full data in `src` to `dest`; returns its description."
     src, dest = Path(src), Path(dest)
     ann = src/'empatheticdialogues/annotated'
@@ -80,11 +138,13 @@ def make_sample(src='data', dest='sample', n_train=8, n_valid=2, n_test=2, n_ei_
         (ei_dst/f'train_data/{name}.txt').write_text(''.join(l + '\n' for _, l in chosen), encoding='utf-8')
     shutil.copyfile(ei_src/'train_data/labels.txt', ei_dst/'train_data/labels.txt')
     shutil.copytree(ei_src/'manual_annotations', ei_dst/'manual_annotations')
-    args = f'--n-train {n_train} --n-valid {n_valid} --n-test {n_test} --n-ei-train {n_ei_train} --n-ei-eval {n_ei_eval} --seed {seed}'
+    epitome = sample_epitome(src, dest, n_epitome, seed)
+    args = f'--n-train {n_train} --n-valid {n_valid} --n-test {n_test} --n-ei-train {n_ei_train} --n-ei-eval {n_ei_eval} --n-epitome {n_epitome} --seed {seed}'
     (dest/'README.md').write_text(SAMPLE_README.format(args=args))
     files = sorted(p for p in dest.rglob('*') if p.is_file() and p.name not in ('SAMPLE.json',))
     desc = dict(command=f'rd-sample --src {src} --dest {dest} {args}',
                 conversations={s: sum(1 for c in keep if splits[c] == s) for s in SPLITS},
+                epitome=epitome,
                 sha256={str(p.relative_to(dest)): sha256(p) for p in files})
     (dest/'SAMPLE.json').write_text(json.dumps(desc, indent=1))
     return desc
@@ -94,7 +154,7 @@ def main(argv=None):
     "Command line: `rd-sample --src data --dest sample [...]`."
     ap = argparse.ArgumentParser(description='Make the embedded stratified sample from the full data.')
     ap.add_argument('--src', default='data'); ap.add_argument('--dest', default='sample')
-    for k, v in dict(n_train=8, n_valid=2, n_test=2, n_ei_train=30, n_ei_eval=8, seed=0).items():
+    for k, v in dict(n_train=8, n_valid=2, n_test=2, n_ei_train=30, n_ei_eval=8, n_epitome=60, seed=0).items():
         ap.add_argument('--' + k.replace('_', '-'), type=int, default=v)
     a = vars(ap.parse_args(argv))
     try: d = make_sample(**a)

@@ -11,14 +11,15 @@ import numpy as np
 import torch
 from torch import nn
 from tqdm import tqdm
+from ..core.device import resolve_device, autocast, grad_scaler
 from ..data.batches import BucketSampler, to_device
 
 # %% auto #0
 __all__ = ['CKPT_VERSION', 'READ_VERSIONS', 'TRAJECTORY_KEYS', 'M_TRIM_THRESHOLD', 'M_MMAP_THRESHOLD', 'noam_lr', 'Noam',
            'make_optimizer', 'seed_everything', 'rng_state', 'set_rng_state', 'CheckpointError', 'fingerprint',
            'fingerprint_diff', 'content_sha256', 'save_checkpoint', 'load_checkpoint', 'check_fingerprint', 'eval_plan',
-           'evaluate', 'TSVLog', 'resolve_device', 'load_weights', 'keep_freed_memory', 'configure_runtime',
-           'sdpa_context', 'fast_paths', 'train_step', 'fit']
+           'evaluate', 'TSVLog', 'load_weights', 'keep_freed_memory', 'configure_runtime', 'sdpa_context', 'fast_paths',
+           'train_step', 'fit']
 
 # %% ../../nbs/27_train.ipynb #115d40c2
 def noam_lr(step:int,       # optimiser step, 1-based
@@ -191,8 +192,7 @@ def check_fingerprint(ck:dict, fp:dict, path):
 
 # %% ../../nbs/27_train.ipynb #a8cd404c
 def _autocast(device, bf16):
-    dev = torch.device(device).type
-    return torch.autocast(dev, dtype=torch.bfloat16, enabled=bool(bf16))
+    return autocast(device, bf16)   # bf16 on a CPU; on CUDA bf16 where native, else fp16 (reflectdiffu.core.device)
 
 def eval_plan(n:int, batch_size:int, lengths:Sequence[int]=None)->list[list[int]]:
     "Fixed batches over `n` examples, sorted by length when `lengths` is given (less padding)."
@@ -257,13 +257,6 @@ class TSVLog:
 # %% ../../nbs/27_train.ipynb #bddab772
 TRAJECTORY_KEYS = ('batch_size', 'warmup', 'noam_factor', 'adam_beta1', 'adam_beta2', 'adam_eps', 'clip_norm', 'bf16')
 
-def resolve_device(device:str='auto')->torch.device:
-    "`auto` -> CUDA when available, else CPU."
-    if device == 'auto': return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    if torch.device(device).type == 'cuda' and not torch.cuda.is_available():
-        raise RuntimeError(f"device {device!r} requested but CUDA is not available")
-    return torch.device(device)
-
 def load_weights(model:nn.Module, path, fingerprint:dict=None)->dict:
     "Load the weights of a `best.pt`/`latest.pt` into `model` (checking `fingerprint` if given); returns the checkpoint."
     ck = load_checkpoint(path, required=('version', 'model', 'fingerprint'))
@@ -306,8 +299,8 @@ def fast_paths(model:nn.Module, on:bool=True)->list[str]:
             if hasattr(m, attr): setattr(m, attr, bool(on)); names.append(f"{name}.{attr}" if name else attr)
     return names
 
-def train_step(model:nn.Module, opt, sched, batch:dict, cfg:dict, device, step:int=0):
-    "One optimisation step as `fit` runs it; returns (model output, learning rate, gradient norm)."
+def train_step(model:nn.Module, opt, sched, batch:dict, cfg:dict, device, step:int=0, scaler=None):
+    "One optimisation step as `fit` runs it (`scaler`: float16 loss scaling, `grad_scaler`); returns (model output, learning rate, gradient norm)."
     lr = sched.step()
     with sdpa_context(cfg['sdpa_backend'], device):
         with _autocast(device, cfg['bf16']): out = model(batch)
@@ -316,9 +309,11 @@ def train_step(model:nn.Module, opt, sched, batch:dict, cfg:dict, device, step:i
             raise FloatingPointError(f"step {step}: non-finite loss {loss.item()} (terms: "
                                      + ', '.join(f"{k}={v.item():.4g}" for k, v in out['terms'].items()) + ')')
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        (loss if scaler is None else scaler.scale(loss)).backward()
+    if scaler is not None: scaler.unscale_(opt)
     gn = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg['clip_norm'] if cfg['clip_norm'] > 0 else math.inf)
-    opt.step()
+    if scaler is None: opt.step()
+    else: scaler.step(opt); scaler.update()   # a step with inf/nan gradients is skipped and the scale lowered
     return out, lr, gn
 
 # %% ../../nbs/27_train.ipynb #d1c387bb
@@ -351,7 +346,7 @@ def fit(model:nn.Module,        # a module honouring the Model API (`docs/design
     out_dir.mkdir(parents=True, exist_ok=True); report_dir.mkdir(parents=True, exist_ok=True)
     latest, best = out_dir/'latest.pt', out_dir/'best.pt'
     runtime = configure_runtime(cfg)
-    dev = resolve_device(cfg['device'])
+    dev = resolve_device(cfg['device'], 'train.device')
     n_train, n_valid_all = len(train_ds), len(valid_ds)
     if n_train == 0: raise ValueError("fit: the training set is empty")
     if n_valid_all == 0: raise ValueError("fit: the validation set is empty")
@@ -365,6 +360,7 @@ def fit(model:nn.Module,        # a module honouring the Model API (`docs/design
     model.to(dev)
     opt, sched = make_optimizer(model, d_model, cfg['warmup'], cfg['noam_factor'],
                                 (cfg['adam_beta1'], cfg['adam_beta2']), cfg['adam_eps'], cfg['fused_adam'])
+    scaler = grad_scaler(dev, cfg['bf16'])   # only float16 autocast (CUDA without bfloat16) scales the loss
     log, vlog = TSVLog(report_dir/'log.tsv'), TSVLog(report_dir/'valid.tsv')
     S = dict(step=0, epoch=0, pos=0, best_ppl=math.inf, best_step=0, bad=0, done=False, stopped_early=False,
              wall=0.0, train_time=0.0, examples=0, resumed_from=[], best_acc_emo=None, best_acc_intent=None)
@@ -381,6 +377,7 @@ def fit(model:nn.Module,        # a module honouring the Model API (`docs/design
         else: check_fingerprint(ck, fp, latest)   # an unfinished run of other params is refused
     if ck is not None:
         model.load_state_dict(ck['model']); opt.load_state_dict(ck['optimizer']); sched.load_state_dict(ck['scheduler'])
+        if scaler is not None and 'scaler' in ck: scaler.load_state_dict(ck['scaler'])
         S.update({k: ck['state'][k] for k in S if k in ck['state']})
         if not reuse: S['done'] = False; S['resumed_from'] = list(S['resumed_from']) + [S['step']]
         if S['best_step'] and not best.exists():
@@ -394,8 +391,10 @@ def fit(model:nn.Module,        # a module honouring the Model API (`docs/design
         log.reset(); vlog.reset()
 
     def state_dict_ck():
-        return dict(version=CKPT_VERSION, model=model.state_dict(), optimizer=opt.state_dict(), scheduler=sched.state_dict(),
-                    rng=rng_state(), state=dict(S), fingerprint=fp)
+        d = dict(version=CKPT_VERSION, model=model.state_dict(), optimizer=opt.state_dict(), scheduler=sched.state_dict(),
+                 rng=rng_state(), state=dict(S), fingerprint=fp)
+        if scaler is not None: d['scaler'] = scaler.state_dict()   # absent on a CPU and with bfloat16: those files unchanged
+        return d
 
     bar = tqdm(total=max_steps, initial=S['step'], desc=desc, disable=not progress,
                mininterval=2 if sys.stderr.isatty() else 30, file=sys.stderr)   # few updates in stored notebooks
@@ -410,7 +409,7 @@ def fit(model:nn.Module,        # a module honouring the Model API (`docs/design
         S['pos'] += 1
         if S['pos'] >= len(plan): S['epoch'] += 1; S['pos'] = 0; plan = None
         S['step'] += 1; step = S['step']
-        out, lr, gn = train_step(model, opt, sched, batch, cfg, dev, step)
+        out, lr, gn = train_step(model, opt, sched, batch, cfg, dev, step, scaler)
         lv = out['loss'].item()
         row = dict(step=step, lr=lr, loss=lv, **{k: v.item() for k, v in out['terms'].items()}, grad_norm=gn.item())
         log.write(row)
@@ -418,7 +417,7 @@ def fit(model:nn.Module,        # a module honouring the Model API (`docs/design
         shown = {k: row[k] for k in ('loss', 'L_em', 'L_twice', 'L_res') if k in row}
         ema = dict(shown) if ema is None else {k: 0.95 * ema[k] + 0.05 * v for k, v in shown.items()}
         bar.update(1)
-        if step % 10 == 0 or step == max_steps: bar.set_postfix({k: f"{v:.3f}" for k, v in ema.items()})   # running means
+        if step % 10 == 0 or step == max_steps: bar.set_postfix({k: f"{v:.3f}" for k, v in ema.items()}, refresh=False)   # running means, shown at the next refresh (mininterval)
         last = step >= max_steps
         if step % cfg['valid_every'] == 0 or last:
             r = evaluate(model, valid_ds, va_coll, vplan, dev, cfg['bf16'], seed)

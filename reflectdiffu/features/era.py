@@ -14,6 +14,7 @@ import torch
 from torch import nn
 from torchcrf import CRF
 
+from ..core.device import resolve_device, autocast, grad_scaler, scaled_step, cpu_state
 from .annotator import EM, NOEM
 
 # %% auto #0
@@ -206,8 +207,12 @@ class ERA(nn.Module):
 def _batches(order, size):
     for i in range(0, len(order), size): yield order[i:i + size]
 
-def _autocast(bf16):
-    return torch.autocast('cpu', dtype=torch.bfloat16) if bf16 else torch.autocast('cpu', enabled=False)
+def _place(model, device):
+    "Move `model` to `device` (None: leave it where it is; `auto`: CUDA when available); returns the device it is on."
+    if device is not None: model.to(resolve_device(device, 'era.device'))
+    return next(model.parameters()).device
+
+def _to(batch, dev): return {k: v.to(dev) for k, v in batch.items()}
 
 def _by_length(aligned):
     return sorted(range(len(aligned)), key=lambda i: len(aligned[i].ids))
@@ -218,15 +223,15 @@ def model_pad_id(model) -> int:
 
 def _pad_states(states, W):
     H = states[0].shape[-1]
-    out = torch.zeros(len(states), W, H)
+    out = torch.zeros(len(states), W, H, device=states[0].device)
     for b, s in enumerate(states): out[b, :len(s)] = s.float()
     return out
 
 def train_era(model: ERA, word_lists: Sequence[Sequence[str]], tags: Sequence[Sequence[int]], tok, *,
               epochs: int = 5, batch_size: int = 32, lr: float = 1e-3, lr_encoder: float = 2e-5,
               weight_decay: float = 0.01, max_pieces: int = 128, encode_batch_size: int = 64,
-              bf16: bool = False, seed: int = 0, progress: bool = True) -> list[dict]:
-    "Fit `model` to silver `tags` (1/2 per word) of `word_lists`; returns the per-epoch mean loss history."
+              bf16: bool = False, seed: int = 0, progress: bool = True, device=None) -> list[dict]:
+    "Fit `model` to silver `tags` (1/2 per word) of `word_lists` on `device` (None: where `model` is); returns the per-epoch mean loss history."
     from tqdm.auto import tqdm
     if len(word_lists) != len(tags): raise ERAError(f"train_era: {len(word_lists)} turns but {len(tags)} tag lists")
     for i, (w, t) in enumerate(zip(word_lists, tags)):
@@ -238,12 +243,12 @@ def train_era(model: ERA, word_lists: Sequence[Sequence[str]], tags: Sequence[Se
     al = [al[i] for i in keep]
     y = [torch.tensor(list(tags[i])[:al[j].n_kept]) for j, i in enumerate(keep)]
     g = torch.Generator().manual_seed(seed); torch.manual_seed(seed)
-    k = model.finetune_layers
+    k, dev = model.finetune_layers, _place(model, device)
     # the frozen part of MiniLM runs once: word states (k = 0) or piece states below the fine-tuned layers (k > 0)
     model.eval(); feats = [None] * len(al)
-    with torch.no_grad(), _autocast(bf16):
+    with torch.no_grad(), autocast(dev, bf16):
         for idx in tqdm(list(_batches(_by_length(al), encode_batch_size)), desc='ERA: encode train turns', disable=not progress, mininterval=5):
-            b = collate_aligned([al[i] for i in idx], model_pad_id(model))
+            b = _to(collate_aligned([al[i] for i in idx], model_pad_id(model)), dev)
             x = model.frozen_states(b)
             if k == 0: x = pool_words(x, b['piece_word'], b['word_mask'].shape[1], model.pool)
             for r, i in enumerate(idx): feats[i] = x[r, :(al[i].n_kept if k == 0 else len(al[i].ids))].to(torch.bfloat16 if bf16 else torch.float32)
@@ -251,6 +256,7 @@ def train_era(model: ERA, word_lists: Sequence[Sequence[str]], tags: Sequence[Se
     enc = [p for p in model.encoder.parameters() if p.requires_grad]
     if enc: params.append(dict(params=enc, lr=lr_encoder))
     opt = torch.optim.AdamW(params, weight_decay=weight_decay)
+    scaler = grad_scaler(dev, bf16)   # float16 loss scaling on GPUs without bfloat16; None elsewhere
     hist = []
     for ep in range(epochs):
         model.train()
@@ -261,18 +267,17 @@ def train_era(model: ERA, word_lists: Sequence[Sequence[str]], tags: Sequence[Se
         bl = [bl[i] for i in torch.randperm(len(bl), generator=g).tolist()]
         tot, n = 0.0, 0
         for idx in tqdm(bl, desc=f'ERA: epoch {ep + 1}/{epochs}', disable=not progress, mininterval=5):
-            b = collate_aligned([al[i] for i in idx], model_pad_id(model))
+            b = _to(collate_aligned([al[i] for i in idx], model_pad_id(model)), dev)
             W = b['word_mask'].shape[1]
             yt = torch.full((len(idx), W), NOEM, dtype=torch.long)
             for r, i in enumerate(idx): yt[r, :len(y[i])] = y[i]
-            with _autocast(bf16):
+            with autocast(dev, bf16):
                 if k == 0: h = _pad_states([feats[i] for i in idx], W)
                 else: h = model.word_states(b, _pad_states([feats[i] for i in idx], b['input_ids'].shape[1]))
                 ht = model(b, h)
-            loss = model.head.nll(ht.float(), b['word_mask'], yt)
-            opt.zero_grad(); loss.backward()
-            nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], 1.0)
-            opt.step()
+            loss = model.head.nll(ht.float(), b['word_mask'], yt.to(dev))
+            opt.zero_grad()
+            scaled_step(loss, opt, [p for p in model.parameters() if p.requires_grad], 1.0, scaler)
             tot += loss.item() * len(idx); n += len(idx)
         hist.append(dict(epoch=ep + 1, loss=tot / n))
     model.eval()
@@ -289,25 +294,26 @@ class EraOutput:
 @torch.no_grad()
 def predict_era(model: ERA, word_lists: Sequence[Sequence[str]], roles: Sequence[str], tok, *,
                 max_pieces: int = 128, batch_size: int = 64, bf16: bool = False, progress: bool = True,
-                desc: str = 'ERA: tag + h~') -> EraOutput:
-    "ERA tags and h~ for every turn (listener turns tagged noem), in input order."
+                desc: str = 'ERA: tag + h~', device=None) -> EraOutput:
+    "ERA tags and h~ for every turn (listener turns tagged noem), in input order, computed on `device` (None: where `model` is)."
     from tqdm.auto import tqdm
     if len(word_lists) != len(roles): raise ERAError(f"predict_era: {len(word_lists)} turns but {len(roles)} roles")
     for i, r in enumerate(roles):
         if r not in ('speaker', 'listener'): raise ERAError(f"predict_era: turn {i} has role {r!r}; expected 'speaker' or 'listener'")
-    model.eval()
+    model.eval(); dev = _place(model, device)
     t0, c0 = time.perf_counter(), time.process_time()
     al = align_pieces(word_lists, tok, max_pieces)
     tags = [np.full(a.n_words, NOEM, dtype=np.uint8) for a in al]
     hs = [torch.zeros(a.n_words, model.d_r, dtype=torch.float16) for a in al]
     order = [i for i in _by_length(al) if al[i].n_kept > 0]
     for idx in tqdm(list(_batches(order, batch_size)), desc=desc, disable=not progress, mininterval=5):
-        b = collate_aligned([al[i] for i in idx], model_pad_id(model))
-        with _autocast(bf16): ht = model(b).float()
+        b = _to(collate_aligned([al[i] for i in idx], model_pad_id(model)), dev)
+        with autocast(dev, bf16): ht = model(b).float()
         spk = [r for r, i in enumerate(idx) if roles[i] == 'speaker']
         if spk:
             paths = model.head.decode(ht[spk], b['word_mask'][spk])
             for r, p in zip(spk, paths): tags[idx[r]][:len(p)] = p
+        ht = ht.cpu()   # the cache lives on the CPU (a no-op there)
         for r, i in enumerate(idx): hs[i][:al[i].n_kept] = ht[r, :al[i].n_kept].half()
     sec, cpu = time.perf_counter() - t0, time.process_time() - c0
     stats = dict(turns=len(al), words=sum(a.n_words for a in al),
@@ -391,14 +397,14 @@ def save_era(model: ERA, path, **extra) -> Path:
     "Save config, head and trained encoder parameters of `model` to `path`."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     enc = {k: v for k, v in model.encoder.named_parameters() if v.requires_grad}
-    torch.save(dict(config=model.cfg, head=model.head.state_dict(), encoder={k: v.detach() for k, v in enc.items()}, **extra), path)
+    torch.save(dict(config=model.cfg, head=cpu_state(model.head.state_dict()), encoder={k: v.detach().cpu() for k, v in enc.items()}, **extra), path)
     return path
 
 def load_era(path, encoder_path=None) -> ERA:
     "Rebuild an `ERA` saved by `save_era` (encoder from `encoder_path` or the saved path, default MiniLM)."
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"{path}: ERA checkpoint not found (run the era stage)")
-    ck = torch.load(path, weights_only=True)
+    ck = torch.load(path, map_location='cpu', weights_only=True)
     if not isinstance(ck, dict) or 'config' not in ck or 'head' not in ck: raise ERAError(f"{path}: not an ERA checkpoint (expected config, head, encoder)")
     cfg = dict(ck['config']); saved = cfg.pop('encoder_path')
     p = encoder_path or (saved if Path(saved).exists() else None)

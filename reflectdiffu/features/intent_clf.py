@@ -9,6 +9,7 @@ from collections import Counter
 from pathlib import Path
 import torch, torch.nn as nn, torch.nn.functional as F
 from tqdm.auto import tqdm
+from ..core.device import resolve_device, autocast, grad_scaler, scaled_step, cpu_state
 from ..data.corpus import EMOTIONS, INTENTS, DataError
 
 # %% auto #0
@@ -192,8 +193,9 @@ class IntentNet(nn.Module):
 class IntentClassifier:
     "A fine-tuned EmpatheticIntents classifier: 41-way logits, 9-way intent distribution in `INTENTS` order."
     def __init__(self, net, tokenizer, max_len=64, bf16=True, device='cpu', meta=None):
+        device = resolve_device(device, 'intent_clf.device')   # auto: CUDA when available; cuda without CUDA: a clear error
         self.net, self.tok, self.max_len, self.bf16 = net.to(device).eval(), tokenizer, max_len, bf16
-        self.device, self.meta = torch.device(device), dict(meta or {})
+        self.device, self.meta = device, dict(meta or {})
 
     @classmethod
     def from_encoder(cls, path=None, pooling='mean', dropout=0.1, max_len=64, bf16=True, seed=0, device='cpu'):
@@ -206,7 +208,7 @@ class IntentClassifier:
         meta = dict(encoder=Path(path).name, pooling=pooling, dropout=dropout, max_len=max_len, labels=list(EI_LABELS))
         return cls(net, AutoTokenizer.from_pretrained(path), max_len, bf16, device, meta)
 
-    def _autocast(self): return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
+    def _autocast(self): return autocast(self.device, self.bf16)   # bf16 on a CPU; on CUDA bf16 where native, else fp16 (core.device)
 
     @torch.no_grad()
     def logits(self, texts, batch_size=128, keep='head', progress=False) -> torch.Tensor:
@@ -234,7 +236,7 @@ class IntentClassifier:
     def save(self, path, **extra):
         "Save weights and settings (loadable with `weights_only=True`)."
         path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(dict(state_dict=self.net.state_dict(), meta={**self.meta, 'max_len': self.max_len, **extra}), path)
+        torch.save(dict(state_dict=cpu_state(self.net.state_dict()), meta={**self.meta, 'max_len': self.max_len, **extra}), path)
 
     @classmethod
     def load(cls, path, encoder=None, bf16=True, device='cpu'):
@@ -270,6 +272,7 @@ def fine_tune(clf, train_texts, train_labels, valid_texts=None, valid_labels=Non
               dict(params=[p for n, p in net.named_parameters() if no_decay(n)], weight_decay=0.0)]
     opt = torch.optim.AdamW(groups, lr=lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: (s + 1) / max(1, warm) if s < warm else max(0.0, (total - s) / max(1, total - warm)))
+    scaler = grad_scaler(dev, clf.bf16)   # float16 loss scaling on GPUs without bfloat16; None elsewhere
     hist, best, best_state = [], -1.0, None
     for ep in range(epochs):
         net.train(); t0 = time.perf_counter(); tot_loss = 0.0
@@ -279,8 +282,8 @@ def fine_tune(clf, train_texts, train_labels, valid_texts=None, valid_labels=Non
             ids, mask = pad([seqs[j] for j in b])
             with clf._autocast(): logits = net(ids.to(dev), mask.to(dev))
             loss = F.cross_entropy(logits.float(), y_all[b].to(dev))
-            opt.zero_grad(set_to_none=True); loss.backward()
-            torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0); opt.step(); sched.step()
+            opt.zero_grad(set_to_none=True)
+            scaled_step(loss, opt, net.parameters(), 1.0, scaler); sched.step()
             tot_loss += loss.item() * len(b)
             if i % 20 == 0: bar.set_postfix(loss=f'{loss.item():.3f}')
         secs = time.perf_counter() - t0
