@@ -154,3 +154,56 @@ def test_intent_twice_and_baseline_reading_matches_the_files():
     assert close(x, m['trs']['dist2']) and close(y, m['full']['dist2']) and x < y
     assert 'scores higher than our `full` on every BLEU and on PPL' in t
     assert all(m['trs'][f'bleu{n}'] > m['full'][f'bleu{n}'] for n in (1, 2, 3, 4)) and m['trs']['ppl'] < m['full']['ppl']
+
+
+def test_emu_reading_matches_the_files():
+    "The README's reading of wo_emu against full: every number is the one in significance.csv or the paper's table."
+    import pandas as pd
+    t = ' '.join((ROOT/'README.md').read_text().split())
+    sig = pd.read_csv(ROOT/'reports/full/significance.csv').set_index(['system', 'metric'])
+    paper = pd.read_csv(ROOT/'reports/paper_table2.csv', comment='#').set_index('model')
+    P = lambda c: float(paper.loc['w/o EMU', c]) - float(paper.loc['ReflectDiffu', c])
+    ci = lambda metric: [round(float(sig.loc[('wo_emu', metric), k]), 2) for k in ('diff', 'lo', 'hi')]
+    num = lambda pattern: [float(g) for g in _claim(t, pattern)]
+    n = r'([+-]?[\d.]+)'
+    d, lo, hi, d2, p2 = num(rf'Against `full` \(\[`significance.md`\]\(reports/full/significance.md\)\): BLEU-1 {n} \[{n}, {n}\] and Distinct-2 {n} \(randomisation p {n}\) without it')
+    assert [d, lo, hi] == ci('bleu1') and hi < 0
+    assert d2 == round(float(sig.loc[('wo_emu', 'dist2'), 'diff']), 2) and p2 == round(float(sig.loc[('wo_emu', 'dist2'), 'p']), 3) and p2 < 0.05
+    pb, pd2 = num(rf"about the size of the paper's {n} BLEU-1 and {n} Distinct-2")
+    assert abs(pb - P('B-1')) < 0.0051 and abs(pd2 - P('D-2')) < 0.0051 and (d < 0) == (pb < 0) and (d2 < 0) == (pd2 < 0)
+    d, lo, hi, pp = num(rf'PPL does not move \({n} \[{n}, {n}\], the paper: {n}\), and Acc_emo')
+    assert [d, lo, hi] == ci('ppl') and lo < 0 < hi and abs(pp - P('PPL')) < 0.0051
+    d, lo, hi, pe = num(rf'Acc_emo is lower by {n} \[{n}, {n}\], an interval that includes 0 \(the paper: {n}\)')
+    assert [d, lo, hi] == ci('acc_emo') and d < 0 and lo < 0 < hi and abs(pe - P('Acc_emo')) < 0.0051
+
+
+def test_empathy_block_and_reading_match_the_files():
+    "The README's empathy table is the one of reports/full/empathy.md, and every number of its reading is in the files."
+    import pandas as pd
+    raw = (ROOT/'README.md').read_text()
+    b, e = '<!-- empathy:full:begin -->\n', '<!-- empathy:full:end -->'
+    assert raw.count(b) == 1 and raw.count(e) == 1
+    block = raw.split(b, 1)[1].split(e, 1)[0]
+    assert block.startswith('| system |') and block in (ROOT/'reports/full/empathy.md').read_text()
+    t = ' '.join(raw.split())
+    R = ROOT/'reports/full'
+    ident = json.loads((R/'empathy/identifiers.json').read_text())
+    for m in ('ER', 'IP', 'EX'):
+        a, f = _claim(t, rf'\b{m} ([\d.]+) / ([\d.]+)')
+        assert (a, f) == (round(ident[m]['test']['accuracy'], 2), round(ident[m]['test']['macro_f1'], 2)), m
+    sig = pd.read_csv(R/'empathy_significance.csv').set_index(['system', 'metric'])
+    main = pd.read_csv(R/'empathy.csv').set_index('system')
+    ci = lambda s: [round(float(sig.loc[(s, 'emp_f1'), k]), 2) for k in ('diff', 'lo', 'hi')]
+    n = r'([+-]?[\d.]+)'
+    for s, pat in (('trs', rf'\(`trs` {n} \[{n}, {n}\]'), ('wo_emu', rf'than `wo_emu` \({n} \[{n}, {n}\]\)'),
+                   ('retrieval', rf'retrieval floor \({n} \[{n}, {n}\]\)'), ('wo_twice', rf'`wo_twice` is higher than `full` \({n} \[{n}, {n}\]\)')):
+        got = [float(x) for x in _claim(t, pat)]
+        assert got == ci(s), (s, got, ci(s))
+        assert (got[2] < 0) if s != 'wo_twice' else (got[1] > 0), s      # the direction the prose states, beyond test noise
+    share = lambda s, m: round(float(main.loc[s, f'{m} ≥1 %']), 2)
+    x, y, z = [float(v) for v in _claim(t, r"EX at level 1 or 2: ([\d.]+)% of `full`'s responses, ([\d.]+)% of `trs`'s, ([\d.]+)% of the gold")]
+    assert (x, y, z) == (share('full', 'EX'), share('trs', 'EX'), share('human', 'EX'))
+    x, y, z = [float(v) for v in _claim(t, r'ER at level 1 or 2: ([\d.]+)% for `full`, ([\d.]+)% for `trs`, ([\d.]+)% for the gold')]
+    assert (x, y, z) == (share('full', 'ER'), share('trs', 'ER'), share('human', 'ER')) and min(x, y) > z
+    x, y = [float(v) for v in _claim(t, r'rarely interprets \(IP: ([\d.]+)% for `full`, ([\d.]+)% for the gold')]
+    assert (x, y) == (share('full', 'IP'), share('human', 'IP')) and x < y
