@@ -4,14 +4,15 @@
 
 # %% ../../nbs/33_render.ipynb #9a0c4d07
 from __future__ import annotations
-import argparse, html, json, os, re, shutil, subprocess, sys, tempfile, time, warnings
+import argparse, copy, html, json, os, re, shutil, subprocess, sys, tempfile, time, warnings
 from pathlib import Path
 import nbformat
 
 # %% auto #0
-__all__ = ['HIDE_INPUT_TAGS', 'REMOVE_CELL_TAGS', 'STAGE_ORDER', 'notebook_title', 'read_notebook', 'render_notebook',
-           'render_site', 'dag_edges', 'dvc_dag', 'draw_pipeline', 'pipeline_stages', 'stages_markdown',
-           'execute_index', 'render_profile', 'main']
+__all__ = ['HIDE_INPUT_TAGS', 'REMOVE_CELL_TAGS', 'MATHJAX_PACKAGE', 'CSS', 'STAGE_ORDER', 'PROFILE_NOTES', 'notebook_title',
+           'read_notebook', 'nbdev_directives', 'nbdev_view', 'mathjax_dir', 'install_mathjax', 'render_notebook',
+           'render_site', 'page_refs', 'broken_links', 'dag_edges', 'dvc_dag', 'draw_pipeline', 'pipeline_stages',
+           'stages_markdown', 'expected_stage_notebooks', 'execute_index', 'execute_notebook', 'render_profile', 'main']
 
 # %% ../../nbs/33_render.ipynb #3de7f21d
 def notebook_title(nb, default: str = '') -> str:
@@ -35,57 +36,187 @@ def read_notebook(path) -> nbformat.NotebookNode:
             return nbformat.read(path, as_version=4)
     except Exception as e: raise ValueError(f"{path}: not a valid notebook ({type(e).__name__}: {str(e)[:200]})") from None
 
+# %% ../../nbs/33_render.ipynb #943aebc8
+_DIRECTIVE = re.compile(r'^\s*#\s*\|\s*(.*?)\s*$')
+
+def nbdev_directives(source: str) -> tuple[dict, str]:
+    "The leading `#|` directives of a code cell (`#| eval: false` -> {'eval': 'false'}, `#| export` -> {'export': ''}) and its source without them."
+    lines, dirs, i = source.splitlines(), {}, 0
+    while i < len(lines) and (not lines[i].strip() or _DIRECTIVE.match(lines[i])):
+        m = _DIRECTIVE.match(lines[i]); i += 1
+        if not m: continue
+        kv = re.match(r'([\w-]+)\s*(?::\s*(.*)|\s+(.*))?$', m.group(1))
+        if kv: dirs[kv.group(1).lower()] = (kv.group(2) or kv.group(3) or '').strip()
+    return dirs, '\n'.join(lines[i:])
+
+def nbdev_view(nb) -> nbformat.NotebookNode:
+    "A copy of notebook `nb` as nbdev's docs show it: `#|` lines removed, `hide` / `include: false` cells dropped, `echo: false` code hidden, `output: false` outputs dropped."
+    nb = copy.deepcopy(nb)
+    keep = []
+    for c in nb.cells:
+        if c.cell_type == 'code':
+            d, c.source = nbdev_directives(c.source)
+            if 'hide' in d or d.get('include') == 'false': continue
+            if d.get('echo') == 'false': c.metadata['tags'] = [*c.metadata.get('tags', []), 'hide-input']
+            if d.get('output') == 'false': c.outputs = []
+            if not c.source.strip() and not c.outputs: continue
+        keep.append(c)
+    nb.cells = keep
+    return nb
+
 # %% ../../nbs/33_render.ipynb #0980537a
 HIDE_INPUT_TAGS = ('hide-input', 'hide_input')   # cells whose code is hidden (outputs shown)
 REMOVE_CELL_TAGS = ('remove-cell', 'remove_cell')  # cells left out
+MATHJAX_PACKAGE = 'jupyter-server-mathjax'          # PyPI package that ships MathJax 2 (the [dev] extra)
+CSS = ("nav.rd-nav{position:sticky;top:0;z-index:100;display:flex;flex-wrap:wrap;gap:.4rem 1.2rem;padding:.45rem 1rem;"
+       "background:#eef2f7;border-bottom:1px solid #c8d0dc;font:14px system-ui,sans-serif}nav.rd-nav a{text-decoration:none}"
+       ".rd-banner{margin:.6rem 1rem;padding:.5rem .8rem;border-left:4px solid #4a6fa5;background:#f5f8fc;"
+       "font:14px system-ui,sans-serif}.rd-banner.rd-warn{border-color:#c08a00;background:#fff8e1}")
 
-def render_notebook(src, dest, title: str = None, template: str = 'lab') -> Path:
-    "Render notebook `src` to the HTML file `dest` (images embedded, tagged inputs hidden); returns `dest`."
+_TEMPLATE = r"""{%- extends 'index.html.j2' -%}
+{%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{%- block html_head_js_mathjax -%}
+{%- if resources.mathjax_url %}
+<script type="text/x-mathjax-config">
+MathJax.Hub.Config({"HTML-CSS": {availableFonts: [], webFont: "STIX-Web", imageFont: null, linebreaks: {automatic: true}},
+  TeX: {equationNumbers: {autoNumber: "AMS", useLabelIds: true}},
+  tex2jax: {inlineMath: [['$', '$'], ['\\(', '\\)']], displayMath: [['$$', '$$'], ['\\[', '\\]']],
+            processEscapes: true, processEnvironments: true},
+  displayAlign: 'center', messageStyle: 'none', showMathMenu: false});
+</script>
+<script src="{{ resources.mathjax_url }}?config=TeX-AMS-MML_HTMLorMML-full"></script>
+{%- endif %}
+{%- endblock html_head_js_mathjax -%}
+{%- block extra_css -%}<meta name="generator" content="rd-render"><style>{{ resources.rd_css }}</style>{%- endblock extra_css -%}
+{%- block body_header -%}{{ super() }}{{ resources.rd_header }}{%- endblock body_header -%}
+"""
+
+def mathjax_dir():
+    "The MathJax 2 folder shipped by the PyPI package jupyter-server-mathjax, or None if it is not installed."
+    try: import jupyter_server_mathjax
+    except ImportError: return None
+    p = Path(jupyter_server_mathjax.__file__).parent/'static'
+    return p if (p/'MathJax.js').exists() else None
+
+def install_mathjax(site) -> Path | None:
+    "Copy MathJax into `site`/_static/mathjax (once) and return its MathJax.js; None, with a warning, if the package is missing."
+    src = mathjax_dir()
+    if src is None:
+        warnings.warn(f"{MATHJAX_PACKAGE} is not installed (pip install {MATHJAX_PACKAGE}): equations show as TeX")
+        return None
+    dest = Path(site)/'_static'/'mathjax'
+    if not (dest/'MathJax.js').exists():   # the SVG output and the accessibility tools are not used
+        shutil.copytree(src, dest, ignore=shutil.ignore_patterns('SVG', 'a11y'), dirs_exist_ok=True)
+    return dest/'MathJax.js'
+
+_NB_MENTION = re.compile(r'(?<![\[\w/(])(`?)(nbs/[\w-]+\.ipynb)\1(?![\]\w])')
+
+def _link_mentions(text: str, links: dict) -> str:
+    "Markdown `text` with each mention of a notebook in `links` (`nbs/30_metrics.ipynb` -> href) made a link."
+    return _NB_MENTION.sub(lambda m: f'[{m.group(0)}]({links[m.group(2)]})' if m.group(2) in links else m.group(0), text)
+
+def render_notebook(src, dest, title: str = None, template: str = 'lab', header: str = '', mathjax=None, links: dict = None) -> Path:
+    "Render notebook `src` to `dest` (nbdev's view, images embedded, local MathJax, `header` HTML on top, `links` for `nbs/*.ipynb` mentions); returns `dest`."
     from nbconvert import HTMLExporter
     from nbconvert.preprocessors import TagRemovePreprocessor
     src, dest = Path(src), Path(dest)
-    nb = read_notebook(src)
+    nb = nbdev_view(read_notebook(src))
     title = title or notebook_title(nb, src.stem)
-    ex = HTMLExporter(template_name=template, embed_images=True)
-    ex.register_preprocessor(TagRemovePreprocessor(remove_input_tags=set(HIDE_INPUT_TAGS), remove_cell_tags=set(REMOVE_CELL_TAGS)), enabled=True)
-    body, _ = ex.from_notebook_node(nb, resources={'metadata': {'name': title, 'path': str(src.parent)}})
+    for c in nb.cells:
+        if links and c.cell_type == 'markdown': c.source = _link_mentions(c.source, links)
     dest.parent.mkdir(parents=True, exist_ok=True)
+    if mathjax is None: mathjax = install_mathjax(dest.parent)
+    url = Path(os.path.relpath(mathjax, dest.parent)).as_posix() if mathjax else ''
+    ex = HTMLExporter(template_name=template, embed_images=True, raw_template=_TEMPLATE, mathjax_url=url)
+    ex.register_preprocessor(TagRemovePreprocessor(remove_input_tags=set(HIDE_INPUT_TAGS), remove_cell_tags=set(REMOVE_CELL_TAGS)), enabled=True)
+    body, _ = ex.from_notebook_node(nb, resources={'metadata': {'name': title, 'path': str(src.parent)}, 'rd_header': header, 'rd_css': CSS})
     dest.write_text(body, encoding='utf-8')
     return dest
 
 # %% ../../nbs/33_render.ipynb #05fe351a
-def _page(title, body):
-    css = ("body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;line-height:1.45}"
+def _page(title, body, header=''):
+    css = ("body{font-family:system-ui,sans-serif;margin:0;line-height:1.45}main{max-width:60rem;margin:1rem auto;padding:0 1rem}"
            "td,th{padding:.2rem .6rem;text-align:left;vertical-align:top}code{font-size:.9em}.err{color:#a00}")
-    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
-            f"<style>{css}</style></head>\n<body>\n{body}\n</body></html>\n")
+    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"generator\" content=\"rd-render\">"
+            f"<title>{html.escape(title)}</title><style>{css}{CSS}</style></head>\n<body>\n{header}<main>\n{body}\n</main></body></html>\n")
 
-def render_site(groups: dict, out_dir, title: str = 'ReflectDiffu compendium', intro: str = '', root='.') -> Path:
-    "Render `groups` (heading -> list of (notebook path, page name[, source shown])) under `out_dir`; returns index.html."
+def _rel(target, start) -> str: return Path(os.path.relpath(target, start)).as_posix()
+
+def _nav(out_dir, here, site_title, pages=(), i=-1) -> str:
+    "Navigation bar of the page `here`: the contents page, and the previous and next of `pages` [(dest, title, group)] around `i`."
+    a = lambda dest, text: f'<a href="{html.escape(_rel(dest, Path(here).parent))}">{html.escape(text)}</a>'
+    parts = [a(Path(out_dir)/'index.html', f'\u2302 {site_title}')]
+    if i >= 0:
+        parts.append(f'<span>{html.escape(pages[i][2])}</span>')
+        if i > 0: parts.append('\u2190 ' + a(pages[i - 1][0], pages[i - 1][1]))
+        if i + 1 < len(pages): parts.append(a(pages[i + 1][0], pages[i + 1][1]) + ' \u2192')
+    return f'<nav class="rd-nav">{" ".join(parts)}</nav>'
+
+def render_site(groups: dict, out_dir, title: str = 'ReflectDiffu compendium', intro: str = '', root='.', mathjax: bool = True) -> Path:
+    "Render `groups` (heading -> list of (notebook path, page name[, source shown[, banner HTML[, title suffix]]])) under `out_dir`; returns index.html."
     out_dir, root = Path(out_dir), Path(root)
     out_dir.mkdir(parents=True, exist_ok=True)
-    parts = [f"<h1>{html.escape(title)}</h1>", intro]
+    mj = install_mathjax(out_dir) if mathjax else False
+    plan, links = [], {}
     for gi, (heading, items) in enumerate(groups.items()):
         folder = re.sub(r'[^a-z0-9]+', '_', heading.lower()).strip('_') or f'group{gi}'
-        rows = []
-        for src, name, *label in items:
+        for src, name, *more in items:
             src = Path(src)
-            try: shown = label[0] if label else src.resolve().relative_to(root.resolve())
-            except ValueError: shown = src
-            when = time.strftime('%Y-%m-%d %H:%M', time.localtime(src.stat().st_mtime)) if src.exists() else ''
-            try:
-                nb_title = notebook_title(read_notebook(src), src.stem)
-                dest = render_notebook(src, out_dir/folder/f'{name}.html', nb_title)
-                link = f'<a href="{html.escape(dest.relative_to(out_dir).as_posix())}">{html.escape(nb_title)}</a>'
-            except Exception as e:
-                link = f'<span class="err">not rendered: {html.escape(f"{type(e).__name__}: {e}")}</span>'
-            rows.append(f"<tr><td>{link}</td><td><code>{html.escape(str(shown))}</code></td><td>{when}</td></tr>")
+            shown, note, suffix = [*more, *(None, '', '')[len(more):]]
+            if shown is None:
+                try: shown = src.resolve().relative_to(root.resolve()).as_posix()
+                except ValueError: shown = str(src)
+            try: nb_title, err = notebook_title(read_notebook(src), src.stem), None
+            except Exception as e: nb_title, err = name, e
+            dest = out_dir/folder/f'{name}.html'
+            if str(shown).endswith('.ipynb'): links[str(shown)] = dest
+            plan.append(dict(src=src, dest=dest, title=nb_title, err=err, shown=shown, note=note, suffix=suffix, group=heading))
+    pages = [(p['dest'], p['title'], p['group']) for p in plan]
+    for i, p in enumerate(plan):
+        header = _nav(out_dir, p['dest'], title, pages, i) + (p['note'] or '')
+        if p['err'] is None:
+            try: render_notebook(p['src'], p['dest'], p['title'] + p['suffix'], header=header, mathjax=mj,
+                                 links={k: _rel(v, p['dest'].parent) for k, v in links.items()})
+            except Exception as e: p['err'] = e
+        if p['err'] is not None:
+            p['dest'].parent.mkdir(parents=True, exist_ok=True)
+            msg = html.escape(f"{p['src']}: not rendered: {p['err']}")
+            p['dest'].write_text(_page(p['title'], f'<p class="err">{msg}</p>', header), encoding='utf-8')
+    parts = [f"<h1>{html.escape(title)}</h1>", intro]
+    for heading in groups:
+        rows = []
+        for p in (q for q in plan if q['group'] == heading):
+            link = f'<a href="{html.escape(_rel(p["dest"], out_dir))}">{html.escape(p["title"])}</a>'
+            if p['err'] is not None: link += f' <span class="err">not rendered: {html.escape(type(p["err"]).__name__ + ": " + str(p["err"]))}</span>'
+            when = time.strftime('%Y-%m-%d %H:%M', time.localtime(p['src'].stat().st_mtime)) if p['src'].exists() else ''
+            rows.append(f"<tr><td>{link}</td><td><code>{html.escape(str(p['shown']))}</code></td><td>{when}</td></tr>")
         parts.append(f"<h2>{html.escape(heading)}</h2>")
         parts.append("<table><tr><th>page</th><th>source</th><th>modified</th></tr>\n" + '\n'.join(rows) + "</table>"
                      if rows else "<p>none</p>")
     idx = out_dir/'index.html'
-    idx.write_text(_page(title, '\n'.join(parts)), encoding='utf-8')
+    idx.write_text(_page(title, '\n'.join(parts), _nav(out_dir, idx, title)), encoding='utf-8')
     return idx
+
+def page_refs(text: str) -> list[str]:
+    "The `href` and `src` attributes of the tags of HTML `text` (parsed, so code that shows HTML is not read as links)."
+    from html.parser import HTMLParser
+    refs = []
+    class P(HTMLParser):
+        def handle_starttag(self, tag, attrs): refs.extend(v for k, v in attrs if k in ('href', 'src') and v is not None)
+    P(convert_charrefs=True).feed(text)
+    return refs
+
+def broken_links(site) -> list[tuple[str, str]]:
+    "(page, link) for each relative `href` / `src` in the HTML pages under `site` whose target does not exist."
+    site, bad = Path(site), []
+    for page in sorted(site.rglob('*.html')):
+        if '_static' in page.relative_to(site).parts: continue
+        for ref in page_refs(page.read_text(encoding='utf-8')):
+            if re.match(r'^([a-z][a-z0-9+.-]*:|#|$)', ref, re.I): continue   # absolute URL, data:, anchor
+            target = ref.split('#')[0].split('?')[0]
+            if target and not (page.parent/target).exists(): bad.append((page.relative_to(site).as_posix(), ref))
+    return bad
 
 # %% ../../nbs/33_render.ipynb #305ec9dd
 def dag_edges(dot: str) -> tuple[list[str], list[tuple[str, str]]]:
@@ -168,9 +299,37 @@ def stages_markdown(rows) -> str:
         out.append(f"| `{r['stage']}` | {esc(r['items'])} | `{esc(r['cmd'])}` | {'<br>'.join(f'`{esc(o)}`' for o in r['outputs'])} |")
     return '\n'.join(out)
 
+# %% ../../nbs/33_render.ipynb #23dd3823
+def expected_stage_notebooks(profile: str, root='.') -> list[tuple[str, str]]:
+    "(path, stage) of each executed notebook that the stages of dvc.yaml write under out/<profile>/ (foreach stages expanded with params.yaml)."
+    import yaml
+    root = Path(root)
+    y = yaml.safe_load((root/'dvc.yaml').read_text()) or {}
+    params = (yaml.safe_load((root/'params.yaml').read_text()) or {}) if (root/'params.yaml').exists() else {}
+    rows = []
+    for name, st in (y.get('stages') or {}).items():
+        runs = [(name, {})]
+        if isinstance(st, dict) and 'foreach' in st:
+            fe = st['foreach']
+            m = re.fullmatch(r'\$\{\s*(\w+)\s*\}', fe) if isinstance(fe, str) else None
+            if m: fe = params.get(m.group(1))
+            if isinstance(fe, dict): runs = [(f'{name}@{k}', {'key': str(k)}) for k in fe]
+            elif isinstance(fe, list): runs = [(f'{name}@{v}', {'item': str(v)}) for v in fe]
+            else: runs = []
+            st = st.get('do') or {}
+        for stage, var in runs:
+            for o in (st.get('outs') or []):
+                o = next(iter(o)) if isinstance(o, dict) else str(o)
+                o = re.sub(r'\$\{\s*profile\s*\}', profile, o)
+                for k, v in var.items(): o = re.sub(r'\$\{\s*' + k + r'\s*\}', v, o)
+                if o.endswith('.ipynb') and o.startswith(f'out/{profile}/') and '${' not in o: rows.append((o, stage))
+    return rows
+
 # %% ../../nbs/33_render.ipynb #43d38f80
-STAGE_ORDER = ('fetch', 'sample', 'prepare', 'annotator', 'era', 'intent_clf', 'intent_refer', 'heatmap', 'train',
-               'eval', 'evaluate', 'table2', 'report')
+STAGE_ORDER = ('fetch', 'sample', 'prepare', 'annotator', 'era', 'intent_clf', 'intent_refer', 'intent_heatmap', 'heatmap', 'train',
+               'eval', 'evaluate', 'floors', 'empathy_id', 'empathy', 'empathy_table', 'table2', 'report')
+PROFILE_NOTES = {'sample': 'The sample profile is a smoke test on the small data embedded in git (<code>sample/</code>): '
+                           'its numbers show that the pipeline runs and are not comparable with the paper.'}
 
 def _stage_key(p: Path):
     "Sort key of an executed notebook's path relative to out/<profile>: its stage (first path part) in pipeline order."
@@ -186,26 +345,107 @@ def execute_index(src, profile: str, out_path, cwd) -> Path:
         pm.execute_notebook(str(src), str(out_path), parameters=dict(profile=profile), cwd=str(cwd), progress_bar=False)
     return Path(out_path)
 
-def render_profile(profile: str, root='.', out_dir=None, lib: bool = True, paper: bool = True) -> Path:
+def execute_notebook(src, dest, timeout: int = 1800, kernel: str = 'python3') -> str:
+    "Execute library notebook `src` in a fresh kernel in its folder (`#| eval: false` cells skipped) into `dest`; returns '' or the error that stopped it."
+    from nbclient import NotebookClient
+    src, dest = Path(src), Path(dest)
+    nb = read_notebook(src)
+    for c in nb.cells:
+        if c.cell_type == 'code' and nbdev_directives(c.source)[0].get('eval') == 'false':
+            c.metadata['tags'] = [*c.metadata.get('tags', []), 'skip-execution']
+    err = ''
+    try: NotebookClient(nb, timeout=timeout, kernel_name=kernel, resources={'metadata': {'path': str(src.parent.resolve())}}).execute()
+    except Exception as e: err = f"{type(e).__name__}: {(str(e).strip().splitlines() or [''])[-1][:300]}"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, dest)
+    return err
+
+def _banner(text, warn=False): return f'<div class="rd-banner{" rd-warn" if warn else ""}">{text}</div>'
+def _when(p): return time.strftime('%Y-%m-%d %H:%M', time.localtime(Path(p).stat().st_mtime))
+
+def _missing_page(out_dir, profile, missing, total, root, site_title) -> Path:
+    "missing.html: the stage notebooks of `profile` that dvc.yaml declares and that are not there, and how to produce them."
+    e = html.escape
+    prof = {}
+    try:
+        import yaml
+        prof = ((yaml.safe_load((Path(root)/'params.yaml').read_text()) or {}).get('profiles') or {}).get(profile) or {}
+    except Exception: pass
+    s = f' -S data.dir={prof["data.dir"]}' if 'data.dir' in prof else ''
+    rows = '\n'.join(f'<tr><td><code>{e(p)}</code></td><td><code>{e(st)}</code></td></tr>' for p, st in missing)
+    body = (f"<h1>Missing stage notebooks: profile {e(profile)}</h1>"
+            f"<p>{len(missing)} of the {total} executed stage notebooks that <code>dvc.yaml</code> declares for profile "
+            f"<b>{e(profile)}</b> are not under <code>out/{e(profile)}/</code>, so this site has no page for them, and "
+            f"nothing is shown in their place.</p><table><tr><th>notebook</th><th>stage</th></tr>\n{rows}</table>"
+            f"<h2>How to produce them</h2><p>Run the pipeline with profile {e(profile)} (README, section Reproduce; the full "
+            f"data first need <code>rd-fetch</code>):</p><pre>dvc exp run -S profile={e(profile)}{e(s)}</pre>"
+            f"<p>or set <code>profile: {e(profile)}</code>{' and <code>data.dir: ' + e(str(prof['data.dir'])) + '</code>' if s else ''} "
+            f"in <code>params.yaml</code> and run <code>dvc repro</code> (one stage and what it needs: "
+            f"<code>dvc repro {e(missing[0][1])}</code>), then <code>rd-render --profile {e(profile)}</code>.</p>")
+    dest = Path(out_dir)/'missing.html'
+    dest.write_text(_page(f'Missing stage notebooks: {profile}', body, _nav(out_dir, dest, site_title)), encoding='utf-8')
+    return dest
+
+def render_profile(profile: str, root='.', out_dir=None, lib: bool = True, paper: bool = True, execute_lib: bool = False,
+                   lib_glob: str = '[0-9]*', lib_executed=None, timeout: int = 1800) -> Path:
     "Render the HTML site of `profile` into `out_dir` (default `out/<profile>/html`); returns its index.html."
     root = Path(root)
     out_dir = Path(out_dir) if out_dir else root/'out'/profile/'html'
     run_dir = root/'out'/profile
     stages = sorted(run_dir.rglob('*.ipynb'), key=lambda p: _stage_key(p.relative_to(run_dir))) if run_dir.exists() else []
+    stages = [p for p in stages if not p.resolve().is_relative_to(out_dir.resolve())]
+    expected = expected_stage_notebooks(profile, root) if (root/'dvc.yaml').exists() else []
+    missing = [(p, st) for p, st in expected if not (root/p).exists()]
+    site_title = f'ReflectDiffu compendium: profile {profile}'
+    note = PROFILE_NOTES.get(profile, '')
     groups = {}
     with tempfile.TemporaryDirectory() as tmp:
         if paper and (root/'nbs'/'index.ipynb').exists():
-            try: groups['The executable paper'] = [(execute_index(root/'nbs'/'index.ipynb', profile, Path(tmp)/'index.ipynb', root), 'index',
-                                                    f'nbs/index.ipynb, executed for profile {profile}')]
+            try:
+                src = execute_index(root/'nbs'/'index.ipynb', profile, Path(tmp)/'index.ipynb', root)
+                groups['The executable paper'] = [(src, 'index', f'nbs/index.ipynb, executed for profile {profile}',
+                    _banner(f'Profile <b>{html.escape(profile)}</b>: <code>nbs/index.ipynb</code> executed by rd-render with '
+                            f'<code>profile={html.escape(profile)}</code>. {note}', bool(note)), f' [{profile}]')]
             except Exception as e:
-                print(f"rd-render: nbs/index.ipynb failed to execute ({type(e).__name__}: {str(e)[:300]}); rendering it unexecuted", file=sys.stderr)
-                groups['The executable paper'] = [(root/'nbs'/'index.ipynb', 'index')]
+                msg = f"{type(e).__name__}: {str(e)[:300]}"
+                print(f"rd-render: nbs/index.ipynb failed to execute ({msg}); rendering it unexecuted", file=sys.stderr)
+                groups['The executable paper'] = [(root/'nbs'/'index.ipynb', 'index', 'nbs/index.ipynb, not executed',
+                    _banner(f'<code>nbs/index.ipynb</code> as committed: it failed to execute for profile '
+                            f'<b>{html.escape(profile)}</b> ({html.escape(msg)}).', True))]
         groups[f'Stage notebooks (executed, profile {profile})'] = [
-            (p, p.relative_to(run_dir).with_suffix('').as_posix().replace('/', '__')) for p in stages]
-        if lib: groups['Library notebooks'] = [(p, p.stem) for p in sorted((root/'nbs').glob('[0-9]*.ipynb'))]
+            (p, p.relative_to(run_dir).with_suffix('').as_posix().replace('/', '__'), None,
+             _banner(f'Profile <b>{html.escape(profile)}</b>: <code>{html.escape(p.relative_to(root).as_posix())}</code>, '
+                     f'executed by papermill ({_when(p)}). {note}', bool(note)), f' [{profile}]') for p in stages]
+        if lib:
+            cache = Path(lib_executed) if lib_executed else root/'out'/'lib_executed'
+            items = []
+            for p in sorted((root/'nbs').glob(f'{lib_glob}.ipynb')):
+                shown, ex = f'nbs/{p.name}', cache/p.name
+                if execute_lib:
+                    print(f"rd-render: executing {shown}", file=sys.stderr)
+                    err = execute_notebook(p, ex, timeout)
+                    if err: print(f"rd-render: {shown}: {err}", file=sys.stderr)
+                if (execute_lib or lib_executed) and ex.exists() and ex.stat().st_mtime >= p.stat().st_mtime:
+                    errs = [o for c in read_notebook(ex).cells for o in c.get('outputs', []) if o.get('output_type') == 'error']
+                    items.append((ex, p.stem, shown, _banner(
+                        f'Library notebook <code>{shown}</code>, executed by <code>rd-render --execute-lib</code> ({_when(ex)}); '
+                        f'library notebooks do not take the profile.' +
+                        (f' <b>Its execution stopped with an error</b> ({html.escape(errs[0].get("ename", ""))}, shown below).' if errs else ''),
+                        bool(errs))))
+                else:
+                    items.append((p, p.stem, shown, _banner(
+                        f'Library notebook <code>{shown}</code> as committed: nbdev keeps notebooks without outputs, so its '
+                        f'demos show no results here; <code>rd-render --execute-lib</code> executes them first.')))
+            groups['Library notebooks'] = items
         intro = (f"<p>Profile <b>{html.escape(profile)}</b>. Stage notebooks are the copies papermill executed under "
-                 f"<code>out/{html.escape(profile)}/</code>; library notebooks are shown as committed in <code>nbs/</code>.</p>")
-        return render_site(groups, out_dir, f'ReflectDiffu compendium: {profile}', intro, root)
+                 f"<code>out/{html.escape(profile)}/</code>; library notebooks are the notebooks of <code>nbs/</code>. {note}</p>")
+        if missing:
+            intro += _banner(f'<b>{len(missing)} of {len(expected)} stage notebooks of profile {html.escape(profile)} are missing</b>: '
+                             f'<a href="missing.html">which ones, and how to produce them</a>.', True)
+        idx = render_site(groups, out_dir, site_title, intro, root)
+    if missing: _missing_page(out_dir, profile, missing, len(expected), root, site_title)
+    elif (out_dir/'missing.html').exists(): (out_dir/'missing.html').unlink()
+    return idx
 
 # %% ../../nbs/33_render.ipynb #656858a5
 def main(argv=None):
@@ -216,10 +456,18 @@ def main(argv=None):
     ap.add_argument('--out', default=None, help='output folder (default out/<profile>/html)')
     ap.add_argument('--no-lib', action='store_true', help='skip the library notebooks')
     ap.add_argument('--no-paper', action='store_true', help='skip executing nbs/index.ipynb')
+    ap.add_argument('--lib', default='[0-9]*', help="glob of the library notebooks in nbs/ (default '[0-9]*')")
+    ap.add_argument('--execute-lib', action='store_true', help='execute the library notebooks (into out/lib_executed/) and render the executed copies')
+    ap.add_argument('--lib-executed', default=None, help='folder of executed library notebooks to render (default out/lib_executed with --execute-lib)')
+    ap.add_argument('--timeout', type=int, default=1800, help='seconds per cell when executing library notebooks')
     a = ap.parse_args(argv)
     profile = a.profile
     if profile is None:
         from reflectdiffu.core.params import load_params
         profile = load_params(Path(a.root)/'params.yaml')['profile']
-    idx = render_profile(profile, a.root, a.out, lib=not a.no_lib, paper=not a.no_paper)
+    idx = render_profile(profile, a.root, a.out, lib=not a.no_lib, paper=not a.no_paper, execute_lib=a.execute_lib,
+                         lib_glob=a.lib, lib_executed=a.lib_executed, timeout=a.timeout)
+    if (idx.parent/'missing.html').exists():
+        print(f"rd-render: stage notebooks of profile {profile} are missing: see {idx.parent/'missing.html'}", file=sys.stderr)
+    for page, ref in broken_links(idx.parent): print(f"rd-render: {page}: broken link {ref}", file=sys.stderr)
     print(f"rd-render: wrote {idx}")
