@@ -244,10 +244,17 @@ def _rendered_sites():
 
 
 @pytest.mark.parametrize('profile', ['sample', 'full'])
-def test_chromium_rendered_profile_site(browser, profile):
-    "The site `rd-render` wrote for a profile (when there is one, from this version of rd-render): links, figures, equations."
-    from reflectdiffu.evaluation.render import broken_links
-    idx = Path(__file__).resolve().parents[1] / 'out' / profile / 'html' / 'index.html'
+def test_chromium_rendered_profile_site(browser, profile, tmp_path):
+    """The site `rd-render` wrote for a profile (when there is one, from this version of rd-render): links, figures, equations.
+    Without one (a clean clone), the site of the executed notebooks committed under reports/<profile>/notebooks/ is rendered
+    here (stage notebooks only: no paper, no library pages), and each of them must have its page, marked as the committed copy."""
+    from reflectdiffu.evaluation.render import broken_links, render_profile, committed_notebooks
+    root = Path(__file__).resolve().parents[1]
+    idx = root / 'out' / profile / 'html' / 'index.html'
+    kept_dir = committed_notebooks(profile, root)
+    kept = sorted(kept_dir.rglob('*.ipynb')) if kept_dir.is_dir() else []
+    if kept and (not idx.exists() or idx.stat().st_mtime < max(p.stat().st_mtime for p in kept)):   # none, or older than the copies
+        idx = render_profile(profile, root=root, out_dir=tmp_path / 'site', paper=False, lib=False)
     if not idx.exists(): pytest.skip(f'no rendered site for profile {profile} (rd-render --profile {profile})')
     if 'content="rd-render"' not in idx.read_text(): pytest.skip(f'{idx} was written by an older rd-render: rerun it')
     assert broken_links(idx.parent) == []
@@ -260,7 +267,117 @@ def test_chromium_rendered_profile_site(browser, profile):
         assert not browser.eval(RAW_TEX), f'{p}: raw $$ left in the text'
     assert typeset or not math, 'MathJax typeset no page'
     figs = [p for p in pages if re.search(r'<img [^>]*src="data:image/png;base64,', p.read_text(encoding='utf-8'))][:4]
-    assert figs or profile != 'sample' or not (idx.parent / 'stage_notebooks_executed_profile_sample').exists(), 'no figure in the site'
+    assert figs or not (kept or (profile == 'sample' and (idx.parent / 'stage_notebooks_executed_profile_sample').exists())), 'no figure in the site'
     for p in figs:
         _check_page(browser, p)
         assert browser.eval("document.images.length") >= 1
+    site, shown = idx.parent / f'stage_notebooks_executed_profile_{profile}', 0
+    for nb in kept:   # every committed notebook has its page; where out/ lacks the notebook, the page is the committed copy
+        rel = nb.relative_to(kept_dir)
+        page = site / (rel.with_suffix('').as_posix().replace('/', '__') + '.html')
+        assert page.exists(), f'{nb}: no page {page}'
+        if (root / 'out' / profile / rel).exists(): continue
+        assert f'<b>the committed copy</b> <code>reports/{profile}/notebooks/{rel.as_posix()}</code>' in page.read_text(encoding='utf-8'), page
+        if shown < 2:
+            _check_page(browser, page)
+            assert browser.eval("document.querySelector('.rd-banner.rd-committed').innerText").startswith(f'Profile {profile}: the committed copy')
+            shown += 1
+
+
+# --- the committed executed notebooks of a profile (reports/<profile>/notebooks), for runs done in other workspaces ---
+
+def _papermill_nb(src, dest, end, n_bar=50):
+    "Copy of executed notebook `src` at `dest` as papermill leaves it: run times in its metadata, a progress bar refreshed `n_bar` times."
+    nb = nbformat.read(src, as_version=4)
+    nb.metadata['papermill'] = {'start_time': '2026-11-30T05:54:13+00:00', 'end_time': end, 'exception': None}
+    bar = [nbformat.v4.new_output('stream', name='stderr', text=f'\rtrain: {i}/{n_bar}') for i in range(n_bar)]
+    nb.cells.append(nbformat.v4.new_code_cell('train()', outputs=bar + [nbformat.v4.new_output('stream', name='stderr', text='\n')]))
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, dest)
+    return dest
+
+
+def _repo(tmp_path, runs=('full', 'trs', 'mime')):
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    (tmp_path / 'params.yaml').write_text('profile: sample\n')
+    (tmp_path / 'dvc.yaml').write_text(f'stages:\n  train:\n    foreach: [{", ".join(runs)}]\n    do:\n      cmd: x\n      outs:\n'
+                                       '      - out/${profile}/train/${item}.ipynb\n')
+    return tmp_path
+
+
+def test_render_profile_falls_back_to_committed_copy(executed_nb, tmp_path):
+    "out/ lacks train/trs: its committed copy is rendered, and says so; out/ is preferred for train/full; only mime is missing."
+    from reflectdiffu.evaluation.render import render_profile, collect_notebooks, broken_links
+    root = _repo(tmp_path / 'repo')
+    clone = tmp_path / 'clone' / 'out' / 'full'
+    for k in ('full', 'trs'): _papermill_nb(executed_nb, clone / 'train' / f'{k}.ipynb', '2026-11-30T07:22:51+00:00')
+    r = collect_notebooks('full', [clone], root=root)
+    assert sorted(k for k, _ in r['copied']) == ['train/full.ipynb', 'train/trs.ipynb']
+    _papermill_nb(executed_nb, root / 'out' / 'full' / 'train' / 'full.ipynb', '2026-12-01T09:00:00+00:00')   # this workspace's own run
+    idx = render_profile('full', root=root, paper=False, lib=False)
+    site = idx.parent / 'stage_notebooks_executed_profile_full'
+    trs, full = (site / 'train__trs.html').read_text(), (site / 'train__full.html').read_text()
+    assert '<b>the committed copy</b> <code>reports/full/notebooks/train/trs.ipynb</code>' in trs
+    assert 'executed by papermill from 2026-11-30 05:54 UTC to 2026-11-30 07:22 UTC' in trs and str(clone / 'train' / 'trs.ipynb') in trs
+    assert '<title>Table 2 check [full, committed copy]</title>' in trs and '23.59' in trs and 'data:image/png;base64,' in trs
+    assert 'committed copy' not in full and 'out/full/train/full.ipynb</code>, executed by papermill' in full
+    h = idx.read_text()
+    assert '<code>reports/full/notebooks/train/trs.ipynb</code>' in h and '2026-11-30 07:22 UTC (executed)' in h
+    assert '<code>out/full/train/full.ipynb</code>' in h and 'reports/full/notebooks/train/full.ipynb' not in h
+    assert '1 of 3 stage notebooks of profile full are missing' in h
+    m = (idx.parent / 'missing.html').read_text()
+    assert 'out/full/train/mime.ipynb' in m and 'train/trs.ipynb' not in m and 'train/full.ipynb' not in m
+    assert broken_links(idx.parent) == []
+    # without this workspace's run, train/full comes from the committed copy too
+    shutil.rmtree(root / 'out' / 'full' / 'train')
+    idx = render_profile('full', root=root, paper=False, lib=False)
+    assert '<b>the committed copy</b>' in (site / 'train__full.html').read_text()
+
+
+def test_render_profile_sample_ignores_other_profiles_copies(executed_nb, tmp_path):
+    "Committed copies of profile full do not appear in the site of profile sample."
+    from reflectdiffu.evaluation.render import render_profile, collect_notebooks
+    root = _repo(tmp_path / 'repo', ('full',))
+    clone = tmp_path / 'clone' / 'out' / 'full'
+    _papermill_nb(executed_nb, clone / 'train' / 'full.ipynb', '2026-11-30T07:22:51+00:00')
+    collect_notebooks('full', [clone], root=root)
+    _papermill_nb(executed_nb, root / 'out' / 'sample' / 'train' / 'full.ipynb', '2026-11-30T07:22:51+00:00')
+    h = render_profile('sample', root=root, paper=False, lib=False).read_text()
+    assert 'reports/full' not in h and 'copies committed' not in h and '<code>out/sample/train/full.ipynb</code>' in h
+    page = root / 'out' / 'sample' / 'html' / 'stage_notebooks_executed_profile_sample' / 'train__full.html'
+    assert 'the committed copy' not in page.read_text() and 'rd-banner rd-committed' not in page.read_text()
+
+
+def test_collect_notebooks_provenance_and_no_older_overwrite(executed_nb, tmp_path, capsys):
+    "Provenance is written; an older run never replaces a committed copy (the CLI exits 1), --force does; unfinished runs are skipped."
+    import hashlib
+    from reflectdiffu.evaluation.render import collect_notebooks, main, read_provenance
+    root = _repo(tmp_path / 'repo')
+    new, old = tmp_path / 'a' / 'out' / 'full', tmp_path / 'b' / 'out' / 'full'
+    f_new = _papermill_nb(executed_nb, new / 'train' / 'full.ipynb', '2026-11-30T07:22:51+00:00', n_bar=2000)
+    _papermill_nb(executed_nb, old / 'train' / 'full.ipynb', '2026-11-30T06:00:00+00:00')
+    _papermill_nb(executed_nb, old / 'train' / 'trs.ipynb', None)    # still running
+    assert main(['--root', str(root), '--profile', 'full', '--collect', str(new.parents[1]),
+                 '--note', 'train/full.ipynb=the headline run']) == 0   # a repository root with out/full works too
+    dest = root / 'reports' / 'full' / 'notebooks' / 'train' / 'full.ipynb'
+    p = read_provenance(dest.parents[1])['train/full.ipynb']
+    assert p['source'] == str(f_new.resolve()) and p['source_size'] == f_new.stat().st_size
+    assert p['source_sha256'] == hashlib.sha256(f_new.read_bytes()).hexdigest() and p['sha256'] == hashlib.sha256(dest.read_bytes()).hexdigest()
+    assert p['executed'] == '2026-11-30T07:22:51+00:00' and p['source_mtime'].startswith('20') and p['note'] == 'the headline run'
+    assert p['size'] < p['source_size'] / 3, 'the progress bar was not slimmed'
+    copy = nbformat.read(dest, as_version=4)
+    assert [o.text for o in copy.cells[-1].outputs] == ['train: 1999/2000\n']
+    assert [c.source for c in copy.cells] == [c.source for c in nbformat.read(f_new, as_version=4).cells]
+    assert sum('image/png' in o.get('data', {}) for c in copy.cells for o in c.get('outputs', [])) == 1   # the figure is kept
+    before = dest.read_bytes()
+    capsys.readouterr()
+    assert main(['--root', str(root), '--profile', 'full', '--collect', str(old)]) == 1
+    err = capsys.readouterr().err
+    assert 'refused: train/full.ipynb' in err and 'older than the committed copy' in err
+    assert 'skipped: train/trs.ipynb' in err and 'has not finished' in err and 'missing: train/mime.ipynb' in err
+    assert dest.read_bytes() == before and read_provenance(dest.parents[1])['train/full.ipynb']['source'] == str(f_new.resolve())
+    assert [k for k, _ in collect_notebooks('full', [new], root=root)['unchanged']] == ['train/full.ipynb']
+    r = collect_notebooks('full', [old], root=root, force=True)
+    assert [k for k, _ in r['copied']] == ['train/full.ipynb'] and read_provenance(dest.parents[1])['train/full.ipynb']['executed'] == '2026-11-30T06:00:00+00:00'
+    with pytest.raises(ValueError, match='train/nope.ipynb: not a stage notebook'):
+        collect_notebooks('full', [], root=root, mapping={'train/nope.ipynb': new})

@@ -212,3 +212,36 @@ def test_empathy_block_and_reading_match_the_files():
     assert (a, b) == (f1('full', 'EX'), f1('trs', 'EX')) and sig.loc[('trs', 'f1.EX'), 'lo'] < 0 < sig.loc[('trs', 'f1.EX'), 'hi']
     x, y = [float(v) for v in _claim(t, r'rarely interprets \(IP: ([\d.]+)% for `full`, ([\d.]+)% for the gold')]
     assert (x, y) == (share('full', 'IP'), share('human', 'IP')) and x < y
+
+
+def test_mime_reading_matches_the_files():
+    "The README's reading of mime against full and against the paper's MIME row: every number is in the files it names."
+    import pandas as pd
+    t = ' '.join((ROOT/'README.md').read_text().split())
+    R = ROOT/'reports/full'
+    sig = pd.read_csv(R/'significance.csv').set_index(['system', 'metric'])
+    esig = pd.read_csv(R/'empathy_significance.csv').set_index(['system', 'metric'])
+    emp = pd.read_csv(R/'empathy.csv').set_index('system')
+    paper = pd.read_csv(ROOT/'reports/paper_table2.csv', comment='#').set_index('model')
+    m = {v: json.loads((R/f'eval/{v}/metrics.json').read_text()) for v in ('full', 'mime')}
+    close = lambda a, b: abs(a - b) < 0.0051
+    ci = lambda s, metric: [round(float(s.loc[('mime', metric), k]), 2) for k in ('diff', 'lo', 'hi')]
+    n = r'([+-]?[\d.]+)'
+    num = lambda pattern: [float(g) for g in _claim(t, pattern)]
+    for name, key in (('BLEU-1', 'bleu1'), ('PPL', 'ppl'), ('Acc_emo', 'acc_emo')):
+        a, b, d, lo, hi = num(rf'on {name}, {n} against {n} \({n} \[{n}, {n}\]\)')
+        assert close(a, m['mime'][key]) and close(b, m['full'][key]) and [d, lo, hi] == ci(sig, key), name
+        assert hi < 0 or lo > 0, f'{name}: the README reads it as a difference, the interval must exclude 0'
+    assert m['mime']['bleu1'] > m['full']['bleu1'] and m['mime']['ppl'] < m['full']['ppl'] and m['mime']['acc_emo'] < m['full']['acc_emo']
+    a, b, p = num(rf'on Distinct-2, {n} against {n} \(randomisation p {n}\)')
+    assert close(a, m['mime']['dist2']) and close(b, m['full']['dist2']) and p == round(float(sig.loc[('mime', 'dist2'), 'p']), 3) and p < 0.05
+    a, b, d, lo, hi = num(rf'on Emp-F1, {n} against {n} \({n} \[{n}, {n}\]\)')
+    assert close(a, emp.loc['mime', 'Emp-F1']) and close(b, emp.loc['full', 'Emp-F1']) and [d, lo, hi] == ci(esig, 'emp_f1') and hi < 0
+    a, b = num(rf'\(F1 ER {n} against {n}\)\. Our MIME')
+    assert close(a, emp.loc['mime', 'F1 ER']) and close(b, emp.loc['full', 'F1 ER'])
+    b1, pp, acc = num(rf"near the paper's printed MIME row on BLEU-1 \({n}\) and better than it on PPL \({n}\) and Acc_emo \({n}\)")
+    assert (b1, pp, acc) == tuple(float(paper.loc['MIME', c]) for c in ('B-1', 'PPL', 'Acc_emo'))
+    assert abs(m['mime']['bleu1'] - b1) < 0.5 and m['mime']['ppl'] < pp and m['mime']['acc_emo'] > acc
+    rb, rp = num(rf"far from the paper's ReflectDiffu \(BLEU-1 {n}, PPL {n}\)")
+    assert (rb, rp) == (float(paper.loc['ReflectDiffu', 'B-1']), float(paper.loc['ReflectDiffu', 'PPL']))
+    assert rb - m['full']['bleu1'] > 3 and m['full']['ppl'] - rp > 5

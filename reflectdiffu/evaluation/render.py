@@ -4,15 +4,17 @@
 
 # %% ../../nbs/33_render.ipynb #9a0c4d07
 from __future__ import annotations
-import argparse, copy, html, json, os, re, shutil, subprocess, sys, tempfile, time, warnings
+import argparse, copy, hashlib, html, json, os, re, shutil, subprocess, sys, tempfile, time, warnings
 from pathlib import Path
 import nbformat
 
 # %% auto #0
-__all__ = ['HIDE_INPUT_TAGS', 'REMOVE_CELL_TAGS', 'MATHJAX_PACKAGE', 'CSS', 'STAGE_ORDER', 'PROFILE_NOTES', 'notebook_title',
-           'read_notebook', 'nbdev_directives', 'nbdev_view', 'mathjax_dir', 'install_mathjax', 'render_notebook',
-           'render_site', 'page_refs', 'broken_links', 'dag_edges', 'dvc_dag', 'draw_pipeline', 'pipeline_stages',
-           'stages_markdown', 'expected_stage_notebooks', 'execute_index', 'execute_notebook', 'render_profile', 'main']
+__all__ = ['HIDE_INPUT_TAGS', 'REMOVE_CELL_TAGS', 'MATHJAX_PACKAGE', 'CSS', 'NOTEBOOKS_DIR', 'PROVENANCE_FILE', 'WIDGET_MIME',
+           'STAGE_ORDER', 'PROFILE_NOTES', 'notebook_title', 'read_notebook', 'nbdev_directives', 'nbdev_view',
+           'mathjax_dir', 'install_mathjax', 'render_notebook', 'render_site', 'page_refs', 'broken_links', 'dag_edges',
+           'dvc_dag', 'draw_pipeline', 'pipeline_stages', 'stages_markdown', 'expected_stage_notebooks',
+           'committed_notebooks', 'executed_at', 'slim_notebook', 'read_provenance', 'collect_notebooks',
+           'execute_index', 'execute_notebook', 'render_profile', 'main']
 
 # %% ../../nbs/33_render.ipynb #3de7f21d
 def notebook_title(nb, default: str = '') -> str:
@@ -71,7 +73,7 @@ MATHJAX_PACKAGE = 'jupyter-server-mathjax'          # PyPI package that ships Ma
 CSS = ("nav.rd-nav{position:sticky;top:0;z-index:100;display:flex;flex-wrap:wrap;gap:.4rem 1.2rem;padding:.45rem 1rem;"
        "background:#eef2f7;border-bottom:1px solid #c8d0dc;font:14px system-ui,sans-serif}nav.rd-nav a{text-decoration:none}"
        ".rd-banner{margin:.6rem 1rem;padding:.5rem .8rem;border-left:4px solid #4a6fa5;background:#f5f8fc;"
-       "font:14px system-ui,sans-serif}.rd-banner.rd-warn{border-color:#c08a00;background:#fff8e1}")
+       "font:14px system-ui,sans-serif}.rd-banner.rd-warn{border-color:#c08a00;background:#fff8e1}.rd-banner.rd-committed{border-color:#2e7d32;background:#f1f8e9}")
 
 _TEMPLATE = r"""{%- extends 'index.html.j2' -%}
 {%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
@@ -154,7 +156,7 @@ def _nav(out_dir, here, site_title, pages=(), i=-1) -> str:
     return f'<nav class="rd-nav">{" ".join(parts)}</nav>'
 
 def render_site(groups: dict, out_dir, title: str = 'ReflectDiffu compendium', intro: str = '', root='.', mathjax: bool = True) -> Path:
-    "Render `groups` (heading -> list of (notebook path, page name[, source shown[, banner HTML[, title suffix]]])) under `out_dir`; returns index.html."
+    "Render `groups` (heading -> list of (notebook path, page name[, source shown[, banner HTML[, title suffix[, time shown]]]])) under `out_dir`; returns index.html."
     out_dir, root = Path(out_dir), Path(root)
     out_dir.mkdir(parents=True, exist_ok=True)
     mj = install_mathjax(out_dir) if mathjax else False
@@ -163,7 +165,7 @@ def render_site(groups: dict, out_dir, title: str = 'ReflectDiffu compendium', i
         folder = re.sub(r'[^a-z0-9]+', '_', heading.lower()).strip('_') or f'group{gi}'
         for src, name, *more in items:
             src = Path(src)
-            shown, note, suffix = [*more, *(None, '', '')[len(more):]]
+            shown, note, suffix, when = [*more, *(None, '', '', None)[len(more):]]
             if shown is None:
                 try: shown = src.resolve().relative_to(root.resolve()).as_posix()
                 except ValueError: shown = str(src)
@@ -171,7 +173,7 @@ def render_site(groups: dict, out_dir, title: str = 'ReflectDiffu compendium', i
             except Exception as e: nb_title, err = name, e
             dest = out_dir/folder/f'{name}.html'
             if str(shown).endswith('.ipynb'): links[str(shown)] = dest
-            plan.append(dict(src=src, dest=dest, title=nb_title, err=err, shown=shown, note=note, suffix=suffix, group=heading))
+            plan.append(dict(src=src, dest=dest, title=nb_title, err=err, shown=shown, note=note, suffix=suffix, when=when, group=heading))
     pages = [(p['dest'], p['title'], p['group']) for p in plan]
     for i, p in enumerate(plan):
         header = _nav(out_dir, p['dest'], title, pages, i) + (p['note'] or '')
@@ -189,8 +191,8 @@ def render_site(groups: dict, out_dir, title: str = 'ReflectDiffu compendium', i
         for p in (q for q in plan if q['group'] == heading):
             link = f'<a href="{html.escape(_rel(p["dest"], out_dir))}">{html.escape(p["title"])}</a>'
             if p['err'] is not None: link += f' <span class="err">not rendered: {html.escape(type(p["err"]).__name__ + ": " + str(p["err"]))}</span>'
-            when = time.strftime('%Y-%m-%d %H:%M', time.localtime(p['src'].stat().st_mtime)) if p['src'].exists() else ''
-            rows.append(f"<tr><td>{link}</td><td><code>{html.escape(str(p['shown']))}</code></td><td>{when}</td></tr>")
+            when = p['when'] or (time.strftime('%Y-%m-%d %H:%M', time.localtime(p['src'].stat().st_mtime)) if p['src'].exists() else '')
+            rows.append(f"<tr><td>{link}</td><td><code>{html.escape(str(p['shown']))}</code></td><td>{html.escape(when)}</td></tr>")
         parts.append(f"<h2>{html.escape(heading)}</h2>")
         parts.append("<table><tr><th>page</th><th>source</th><th>modified</th></tr>\n" + '\n'.join(rows) + "</table>"
                      if rows else "<p>none</p>")
@@ -325,6 +327,148 @@ def expected_stage_notebooks(profile: str, root='.') -> list[tuple[str, str]]:
                 if o.endswith('.ipynb') and o.startswith(f'out/{profile}/') and '${' not in o: rows.append((o, stage))
     return rows
 
+# %% ../../nbs/33_render.ipynb #c47ae996
+NOTEBOOKS_DIR = 'notebooks'         # reports/<profile>/notebooks/: the committed executed stage notebooks of a profile
+PROVENANCE_FILE = 'provenance.json' # beside them: where each copy came from
+WIDGET_MIME = 'application/vnd.jupyter.widget-view+json'
+
+def committed_notebooks(profile: str, root='.') -> Path:
+    "The folder of the committed executed stage notebooks of `profile`: `reports/<profile>/notebooks`."
+    return Path(root)/'reports'/profile/NOTEBOOKS_DIR
+
+def _iso(t) -> str:
+    "ISO time (UTC, seconds) of a POSIX timestamp `t`."
+    from datetime import datetime, timezone
+    return datetime.fromtimestamp(t, timezone.utc).isoformat(timespec='seconds')
+
+def _utc(iso) -> str:
+    "`2026-11-30 07:22 UTC` from an ISO time; '' for None."
+    from datetime import datetime, timezone
+    if not iso: return ''
+    return datetime.fromisoformat(str(iso)).astimezone(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')
+
+def executed_at(nb) -> tuple[str | None, str | None, bool]:
+    "(start, end, failed) of notebook `nb`'s papermill run from its metadata; end is None while it runs or if it was stopped."
+    pm = nb.metadata.get('papermill') or {}
+    return pm.get('start_time'), pm.get('end_time'), bool(pm.get('exception'))
+
+def slim_notebook(nb) -> tuple[nbformat.NotebookNode, dict]:
+    "A copy of executed notebook `nb` without what is big and shows nothing, and counts of what changed (see the text)."
+    from nbconvert.preprocessors import CoalesceStreamsPreprocessor
+    nb = copy.deepcopy(nb)
+    n_before = sum(len(c.get('outputs', [])) for c in nb.cells if c.cell_type == 'code')
+    nb, _ = CoalesceStreamsPreprocessor().preprocess(nb, {})
+    widgets = int('widgets' in nb.metadata)
+    nb.metadata.pop('widgets', None)
+    for c in nb.cells:
+        if c.cell_type != 'code': continue
+        for o in c.outputs:
+            if WIDGET_MIME in o.get('data', {}): o.data.pop(WIDGET_MIME); widgets += 1
+        c.outputs = [o for o in c.outputs if o.output_type != 'display_data' or o.get('data')]
+    n_after = sum(len(c.get('outputs', [])) for c in nb.cells if c.cell_type == 'code')
+    return nb, {'outputs': [n_before, n_after], 'widget_items_removed': widgets}
+
+def read_provenance(folder) -> dict:
+    "The provenance entries (path relative to the folder -> dict) of a folder of committed notebooks; {} if it has none."
+    p = Path(folder)/PROVENANCE_FILE
+    if not p.exists(): return {}
+    try: d = json.loads(p.read_text(encoding='utf-8'))
+    except json.JSONDecodeError as e: raise ValueError(f"{p}: not valid JSON ({e})") from None
+    if not isinstance(d.get('notebooks'), dict): raise ValueError(f"{p}: expected a mapping `notebooks`")
+    return d['notebooks']
+
+def _git_head(path) -> str | None:
+    "HEAD commit of the git repository holding `path` (read only), or None."
+    try:
+        r = subprocess.run(['git', '-C', str(path), 'rev-parse', 'HEAD'], capture_output=True, text=True, timeout=20,
+                           env={**os.environ, 'GIT_OPTIONAL_LOCKS': '0'})
+        return (r.stdout.strip() or None) if r.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError): return None
+
+def _candidate(path: Path) -> dict:
+    "What collect_notebooks needs to know of the executed notebook at `path`: bytes, notebook, run times, or why it is not usable."
+    b = path.read_bytes()
+    try: nb = nbformat.reads(b.decode('utf-8'), as_version=4)
+    except Exception as e: return dict(path=path, skip=f'not a valid notebook ({type(e).__name__})')
+    start, end, failed = executed_at(nb)
+    d = dict(path=path, nb=nb, size=len(b), sha256=hashlib.sha256(b).hexdigest(), mtime=_iso(path.stat().st_mtime),
+             start=start, end=end, papermill='papermill' in nb.metadata)
+    if d['papermill'] and failed: d['skip'] = 'its papermill run stopped with an error'
+    elif d['papermill'] and not end: d['skip'] = 'its papermill run has not finished (no end_time: still running, or stopped)'
+    d['when'] = end or d['mtime']
+    return d
+
+def _stamp(iso) -> float:
+    from datetime import datetime, timezone
+    t = datetime.fromisoformat(str(iso))
+    return (t if t.tzinfo else t.replace(tzinfo=timezone.utc)).timestamp()
+
+def collect_notebooks(profile: str, sources=(), root='.', mapping: dict = None, notes: dict = None,
+                      force: bool = False, dry_run: bool = False) -> dict:
+    """Copy the executed stage notebooks of `profile` that dvc.yaml declares from the folders `sources` (each an `out/<profile>`
+    folder, or a repository root that has one; `mapping` {path relative to out/<profile>: folder} picks the folder of a notebook)
+    into `reports/<profile>/notebooks/`, slimmed, and record where each came from in its provenance.json. Returns lists of
+    (path, message): copied, unchanged, refused (older than the committed copy), skipped (not usable), missing (nowhere)."""
+    root, mapping, notes = Path(root), dict(mapping or {}), dict(notes or {})
+    run = lambda s: Path(s)/'out'/profile if (Path(s)/'out'/profile).is_dir() else Path(s)
+    roots = [run(s) for s in sources]
+    for s in [*roots, *map(run, mapping.values())]:
+        if not s.is_dir(): raise FileNotFoundError(f"{s}: no such folder (expected an out/{profile} folder or a repository root with one)")
+    expected = [p[len(f'out/{profile}/'):] for p, _ in expected_stage_notebooks(profile, root)]
+    for k in [*mapping, *notes]:
+        if k not in expected: raise ValueError(f"{k}: not a stage notebook that {root/'dvc.yaml'} declares for profile {profile} "
+                                               f"(paths are relative to out/{profile}, e.g. {expected[0] if expected else 'train/full.ipynb'})")
+    dest_dir = committed_notebooks(profile, root)
+    prov = read_provenance(dest_dir)
+    res = {k: [] for k in ('copied', 'unchanged', 'refused', 'skipped', 'missing')}
+    for rel in expected:
+        found = [_candidate(r/rel) for r in ([run(mapping[rel])] if rel in mapping else roots) if (r/rel).is_file()]
+        for c in found:
+            if 'skip' in c: res['skipped'].append((rel, f"{c['path']}: {c['skip']}"))
+        found = [c for c in found if 'skip' not in c]
+        dest, old = dest_dir/rel, prov.get(rel)
+        if not found:
+            if not dest.exists(): res['missing'].append((rel, 'in none of the source folders, and not committed'))
+            continue
+        new = max(found, key=lambda c: _stamp(c['when']))   # the latest run; the first folder given on a tie
+        if dest.exists():
+            if old is None:
+                c = _candidate(dest); old = dict(executed=c.get('when'), source_sha256=None)
+            if old.get('source_sha256') == new['sha256']:
+                res['unchanged'].append((rel, f"{new['path']} is the committed copy's source")); continue
+            if old.get('executed') and _stamp(new['when']) < _stamp(old['executed']) and not force:
+                res['refused'].append((rel, f"{new['path']} (executed {_utc(new['when'])}) is older than the committed copy "
+                                            f"(executed {_utc(old['executed'])}); --force replaces it")); continue
+        slim, stats = slim_notebook(new['nb'])
+        text = nbformat.writes(slim)
+        entry = dict(source=str(new['path'].resolve()), source_repo_head=_git_head(new['path'].parent),
+                     source_size=new['size'], source_sha256=new['sha256'], source_mtime=new['mtime'],
+                     started=new['start'], executed=new['when'], papermill=new['papermill'],
+                     size=len(text.encode('utf-8')), sha256=hashlib.sha256(text.encode('utf-8')).hexdigest(),
+                     outputs_before_after=stats['outputs'], widget_items_removed=stats['widget_items_removed'],
+                     collected=_iso(time.time()))
+        if rel in notes: entry['note'] = notes[rel]
+        elif old and old.get('note') and old.get('source') == entry['source']: entry['note'] = old['note']
+        res['copied'].append((rel, f"{new['path']} ({new['size']:,} -> {entry['size']:,} bytes, executed {_utc(new['when'])})"))
+        if dry_run: continue
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_text(text, encoding='utf-8')
+        prov[rel] = entry
+    for rel, text in notes.items():   # a note for a notebook already committed and unchanged
+        if rel in prov and prov[rel].get('note') != text and not dry_run: prov[rel]['note'] = text
+    if not dry_run and prov:
+        dest_dir.mkdir(parents=True, exist_ok=True)
+        doc = {'about': (f"Executed stage notebooks of profile {profile}, copied by `rd-render --collect` from the workspaces that "
+                         f"ran them (out/ is not committed) and rendered by rd-render where out/{profile}/ lacks them. Each entry: "
+                         f"the source file and its size, SHA-256 and modification time, its papermill start and end time "
+                         f"(`executed`), the HEAD commit of the source's git repository when it was collected (not necessarily "
+                         f"the code it ran: reports/{profile}/dvc.lock.yaml records that), and the committed copy's size and SHA-256. "
+                         f"The copies are slimmed: consecutive stream outputs merged and progress-bar text that a carriage return "
+                         f"overwrote dropped, widget state removed; every figure, table and other output is kept."),
+               'notebooks': dict(sorted(prov.items()))}
+        (dest_dir/PROVENANCE_FILE).write_text(json.dumps(doc, indent=1, ensure_ascii=False) + '\n', encoding='utf-8')
+    return res
+
 # %% ../../nbs/33_render.ipynb #43d38f80
 STAGE_ORDER = ('fetch', 'sample', 'prepare', 'annotator', 'era', 'intent_clf', 'intent_refer', 'intent_heatmap', 'heatmap', 'train',
                'eval', 'evaluate', 'floors', 'empathy_id', 'empathy', 'empathy_table', 'table2', 'report')
@@ -360,7 +504,7 @@ def execute_notebook(src, dest, timeout: int = 1800, kernel: str = 'python3') ->
     nbformat.write(nb, dest)
     return err
 
-def _banner(text, warn=False): return f'<div class="rd-banner{" rd-warn" if warn else ""}">{text}</div>'
+def _banner(text, warn=False, cls=''): return f'<div class="rd-banner{" rd-warn" if warn else ""}{" " + cls if cls else ""}">{text}</div>'
 def _when(p): return time.strftime('%Y-%m-%d %H:%M', time.localtime(Path(p).stat().st_mtime))
 
 def _missing_page(out_dir, profile, missing, total, root, site_title) -> Path:
@@ -375,27 +519,50 @@ def _missing_page(out_dir, profile, missing, total, root, site_title) -> Path:
     rows = '\n'.join(f'<tr><td><code>{e(p)}</code></td><td><code>{e(st)}</code></td></tr>' for p, st in missing)
     body = (f"<h1>Missing stage notebooks: profile {e(profile)}</h1>"
             f"<p>{len(missing)} of the {total} executed stage notebooks that <code>dvc.yaml</code> declares for profile "
-            f"<b>{e(profile)}</b> are not under <code>out/{e(profile)}/</code>, so this site has no page for them, and "
-            f"nothing is shown in their place.</p><table><tr><th>notebook</th><th>stage</th></tr>\n{rows}</table>"
+            f"<b>{e(profile)}</b> are neither under <code>out/{e(profile)}/</code> nor committed under "
+            f"<code>reports/{e(profile)}/notebooks/</code>, so this site has no page for them, and nothing is shown in their place.</p><table><tr><th>notebook</th><th>stage</th></tr>\n{rows}</table>"
             f"<h2>How to produce them</h2><p>Run the pipeline with profile {e(profile)} (README, section Reproduce; the full "
             f"data first need <code>rd-fetch</code>):</p><pre>dvc exp run -S profile={e(profile)}{e(s)}</pre>"
             f"<p>or set <code>profile: {e(profile)}</code>{' and <code>data.dir: ' + e(str(prof['data.dir'])) + '</code>' if s else ''} "
             f"in <code>params.yaml</code> and run <code>dvc repro</code> (one stage and what it needs: "
-            f"<code>dvc repro {e(missing[0][1])}</code>), then <code>rd-render --profile {e(profile)}</code>.</p>")
+            f"<code>dvc repro {e(missing[0][1])}</code>), then <code>rd-render --profile {e(profile)}</code>.</p>"
+            f"<p>Runs done in another clone of the repository: <code>rd-render --collect CLONE/out/{e(profile)} --profile "
+            f"{e(profile)}</code> copies their executed notebooks under <code>reports/{e(profile)}/notebooks/</code>, "
+            f"where this site finds them.</p>")
     dest = Path(out_dir)/'missing.html'
     dest.write_text(_page(f'Missing stage notebooks: {profile}', body, _nav(out_dir, dest, site_title)), encoding='utf-8')
     return dest
+
+def _committed_banner(profile, rel, entry, note):
+    "Banner of the page of a committed copy `reports/<profile>/notebooks/<rel>`, from its provenance `entry` ({} if none)."
+    e, shown = html.escape, f'reports/{profile}/{NOTEBOOKS_DIR}/{rel}'
+    text = (f'Profile <b>{e(profile)}</b>: <b>the committed copy</b> <code>{e(shown)}</code> of <code>out/{e(profile)}/{e(rel)}</code>, '
+            f'which this workspace does not have. ')
+    if entry:
+        run = (f'from {_utc(entry["started"])} to {_utc(entry["executed"])}' if entry.get('started') and entry.get('papermill')
+               else _utc(entry.get('executed')))
+        text += f'It was executed by papermill {run} in <code>{e(str(entry.get("source", "?")))}</code>'
+        if entry.get('source_repo_head'): text += f' (that repository was at commit <code>{e(entry["source_repo_head"][:7])}</code> when the copy was taken)'
+        text += (f', and collected {_utc(entry.get("collected"))} with <code>rd-render --collect</code> (details: '
+                 f'<code>reports/{e(profile)}/{NOTEBOOKS_DIR}/{PROVENANCE_FILE}</code>). Progress-bar text that was overwritten in place '
+                 f'is left out of its outputs. ')
+        if entry.get('note'): text += f'<b>Note:</b> {e(entry["note"])} '
+    else: text += f'It has no entry in <code>reports/{e(profile)}/{NOTEBOOKS_DIR}/{PROVENANCE_FILE}</code>: where and when it ran is not recorded. '
+    return _banner(text + note, False, 'rd-committed')
 
 def render_profile(profile: str, root='.', out_dir=None, lib: bool = True, paper: bool = True, execute_lib: bool = False,
                    lib_glob: str = '[0-9]*', lib_executed=None, timeout: int = 1800) -> Path:
     "Render the HTML site of `profile` into `out_dir` (default `out/<profile>/html`); returns its index.html."
     root = Path(root)
     out_dir = Path(out_dir) if out_dir else root/'out'/profile/'html'
-    run_dir = root/'out'/profile
-    stages = sorted(run_dir.rglob('*.ipynb'), key=lambda p: _stage_key(p.relative_to(run_dir))) if run_dir.exists() else []
-    stages = [p for p in stages if not p.resolve().is_relative_to(out_dir.resolve())]
+    run_dir, kept_dir = root/'out'/profile, committed_notebooks(profile, root)
+    stages = [p for p in run_dir.rglob('*.ipynb') if not p.resolve().is_relative_to(out_dir.resolve())] if run_dir.exists() else []
+    here = {p.relative_to(run_dir).as_posix() for p in stages}
+    kept = [p for p in kept_dir.rglob('*.ipynb') if p.relative_to(kept_dir).as_posix() not in here] if kept_dir.is_dir() else []
+    prov = read_provenance(kept_dir) if kept else {}
+    stages = sorted([(p, run_dir) for p in stages] + [(p, kept_dir) for p in kept], key=lambda t: _stage_key(t[0].relative_to(t[1])))
     expected = expected_stage_notebooks(profile, root) if (root/'dvc.yaml').exists() else []
-    missing = [(p, st) for p, st in expected if not (root/p).exists()]
+    missing = [(p, st) for p, st in expected if not (root/p).exists() and not (kept_dir/Path(p).relative_to(f'out/{profile}')).exists()]
     site_title = f'ReflectDiffu compendium: profile {profile}'
     note = PROFILE_NOTES.get(profile, '')
     groups = {}
@@ -412,10 +579,18 @@ def render_profile(profile: str, root='.', out_dir=None, lib: bool = True, paper
                 groups['The executable paper'] = [(root/'nbs'/'index.ipynb', 'index', 'nbs/index.ipynb, not executed',
                     _banner(f'<code>nbs/index.ipynb</code> as committed: it failed to execute for profile '
                             f'<b>{html.escape(profile)}</b> ({html.escape(msg)}).', True))]
-        groups[f'Stage notebooks (executed, profile {profile})'] = [
-            (p, p.relative_to(run_dir).with_suffix('').as_posix().replace('/', '__'), None,
-             _banner(f'Profile <b>{html.escape(profile)}</b>: <code>{html.escape(p.relative_to(root).as_posix())}</code>, '
-                     f'executed by papermill ({_when(p)}). {note}', bool(note)), f' [{profile}]') for p in stages]
+        items = []
+        for p, base in stages:
+            rel = p.relative_to(base).as_posix()
+            name = p.relative_to(base).with_suffix('').as_posix().replace('/', '__')
+            if base == run_dir:
+                items.append((p, name, None, _banner(f'Profile <b>{html.escape(profile)}</b>: <code>{html.escape(p.relative_to(root).as_posix())}</code>, '
+                                                     f'executed by papermill ({_when(p)}). {note}', bool(note)), f' [{profile}]'))
+            else:
+                entry = prov.get(rel) or {}
+                items.append((p, name, None, _committed_banner(profile, rel, entry, note), f' [{profile}, committed copy]',
+                              f'{_utc(entry["executed"])} (executed)' if entry.get('executed') else None))
+        groups[f'Stage notebooks (executed, profile {profile})'] = items
         if lib:
             cache = Path(lib_executed) if lib_executed else root/'out'/'lib_executed'
             items = []
@@ -439,6 +614,10 @@ def render_profile(profile: str, root='.', out_dir=None, lib: bool = True, paper
             groups['Library notebooks'] = items
         intro = (f"<p>Profile <b>{html.escape(profile)}</b>. Stage notebooks are the copies papermill executed under "
                  f"<code>out/{html.escape(profile)}/</code>; library notebooks are the notebooks of <code>nbs/</code>. {note}</p>")
+        if kept:
+            intro += _banner(f'{len(kept)} stage notebooks are the copies committed under <code>reports/{html.escape(profile)}/{NOTEBOOKS_DIR}/</code> '
+                             f'(executed in other workspaces; <code>out/{html.escape(profile)}/</code> here lacks them): their pages say so.',
+                             False, 'rd-committed')
         if missing:
             intro += _banner(f'<b>{len(missing)} of {len(expected)} stage notebooks of profile {html.escape(profile)} are missing</b>: '
                              f'<a href="missing.html">which ones, and how to produce them</a>.', True)
@@ -449,7 +628,7 @@ def render_profile(profile: str, root='.', out_dir=None, lib: bool = True, paper
 
 # %% ../../nbs/33_render.ipynb #656858a5
 def main(argv=None):
-    "`rd-render`: static HTML of the executed stage notebooks and library notebooks of a profile."
+    "`rd-render`: static HTML of the executed stage notebooks and library notebooks of a profile (`--collect`: commit the executed stage notebooks of other workspaces)."
     ap = argparse.ArgumentParser(prog='rd-render', description=main.__doc__)
     ap.add_argument('--profile', default=None, help='profile (default: the `profile` of params.yaml)')
     ap.add_argument('--root', default='.', help='repository root')
@@ -460,11 +639,36 @@ def main(argv=None):
     ap.add_argument('--execute-lib', action='store_true', help='execute the library notebooks (into out/lib_executed/) and render the executed copies')
     ap.add_argument('--lib-executed', default=None, help='folder of executed library notebooks to render (default out/lib_executed with --execute-lib)')
     ap.add_argument('--timeout', type=int, default=1800, help='seconds per cell when executing library notebooks')
+    ap.add_argument('--collect', nargs='*', default=None, metavar='SRC',
+                    help='instead of rendering, copy the executed stage notebooks of the profile from these out/<profile> folders '
+                         '(or repository roots) into reports/<profile>/notebooks/ (see --from, --note, --force, --dry-run)')
+    ap.add_argument('--from', dest='from_', action='append', default=[], metavar='REL=SRC',
+                    help='with --collect: take notebook REL (relative to out/<profile>, e.g. train/full.ipynb) from folder SRC')
+    ap.add_argument('--note', action='append', default=[], metavar='REL=TEXT', help='with --collect: a note on notebook REL, shown in its banner')
+    ap.add_argument('--force', action='store_true', help='with --collect: replace committed copies even by older runs')
+    ap.add_argument('--dry-run', action='store_true', help='with --collect: report what would be copied, copy nothing')
     a = ap.parse_args(argv)
     profile = a.profile
     if profile is None:
         from reflectdiffu.core.params import load_params
         profile = load_params(Path(a.root)/'params.yaml')['profile']
+    if a.collect is not None or a.from_:
+        pairs = {}
+        for opt, vals in (('--from', a.from_), ('--note', a.note)):
+            for v in vals:
+                k, sep, x = v.partition('=')
+                if not sep or not k or not x: ap.error(f"{opt} {v!r}: expected REL=VALUE (e.g. train/full.ipynb=...)")
+                pairs.setdefault(opt, {})[k] = x
+        try: r = collect_notebooks(profile, a.collect or [], a.root, pairs.get('--from'), pairs.get('--note'), a.force, a.dry_run)
+        except (FileNotFoundError, ValueError) as e: ap.error(str(e))
+        for kind in ('copied', 'unchanged', 'refused', 'skipped', 'missing'):
+            for rel, msg in r[kind]: print(f"rd-render --collect: {kind + (' (dry run)' if a.dry_run and kind == 'copied' else '')}: {rel}: {msg}",
+                                           file=sys.stdout if kind in ('copied', 'unchanged') else sys.stderr)
+        folder = committed_notebooks(profile, a.root)
+        size = sum(f.stat().st_size for f in folder.rglob('*') if f.is_file()) if folder.is_dir() else 0
+        print(f"rd-render --collect: {folder}: {len(list(folder.rglob('*.ipynb'))) if folder.is_dir() else 0} notebooks, {size / 1e6:.1f} MB"
+              + (' (dry run: nothing written)' if a.dry_run else ''))
+        return 1 if r['refused'] else 0
     idx = render_profile(profile, a.root, a.out, lib=not a.no_lib, paper=not a.no_paper, execute_lib=a.execute_lib,
                          lib_glob=a.lib, lib_executed=a.lib_executed, timeout=a.timeout)
     if (idx.parent/'missing.html').exists():

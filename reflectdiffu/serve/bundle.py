@@ -19,16 +19,19 @@ from ..engine.train import fingerprint as make_fingerprint, fingerprint_diff, se
 from ..systems.registry import FEATURES, System, RunData, Run, get_system, load_run, build_run
 
 # %% auto #0
-__all__ = ['FORMAT', 'FORMAT_VERSION', 'MODEL_FILE', 'PARAMS_FILE', 'VOCAB_FILE', 'CONFIG_FILE', 'CARD_FILE', 'MANIFEST_FILE',
-           'METRICS_FILE', 'FEATURE_FILES', 'DTYPES', 'BASE_PACKAGE', 'BASE_NAME', 'REL_TOL', 'REQUIRED_FILES',
-           'BundleError', 'as_dtype', 'dtype_name', 'file_sha256', 'state_tensors', 'load_state_tensors', 'scaled_rows',
-           'delta_encode', 'delta_decode', 'base_encoder_path', 'base_identity', 'base_state', 'save_minilm_head',
-           'read_safetensors', 'load_minilm_head', 'label_records', 'empty_era_cache', 'empty_p_intent',
-           'bundle_run_data', 'write_manifest', 'verify_bundle', 'model_card', 'save_bundle', 'Bundle', 'load_era_head',
-           'load_intent_head', 'from_pretrained', 'save_pretrained', 'bundle_sizes', 'main']
+__all__ = ['FORMAT', 'FORMAT_VERSION', 'READ_VERSIONS', 'META_KEY', 'MODEL_FILE', 'PARAMS_FILE', 'VOCAB_FILE', 'CONFIG_FILE',
+           'CARD_FILE', 'MANIFEST_FILE', 'METRICS_FILE', 'FEATURE_FILES', 'DTYPES', 'BASE_PACKAGE', 'BASE_NAME',
+           'REL_TOL', 'REQUIRED_FILES', 'BundleError', 'as_dtype', 'dtype_name', 'file_sha256', 'state_tensors',
+           'load_state_tensors', 'scaled_rows', 'delta_encode', 'delta_decode', 'base_encoder_path', 'base_identity',
+           'base_state', 'save_minilm_head', 'save_safetensors', 'read_safetensors', 'load_minilm_head',
+           'label_records', 'empty_era_cache', 'empty_p_intent', 'bundle_run_data', 'write_manifest', 'verify_bundle',
+           'model_card', 'save_bundle', 'Bundle', 'load_era_head', 'load_intent_head', 'from_pretrained',
+           'save_pretrained', 'bundle_sizes', 'main']
 
 # %% ../../nbs/56_bundle.ipynb #f6fd387f
-FORMAT, FORMAT_VERSION = 'reflectdiffu-bundle', 1
+FORMAT, FORMAT_VERSION = 'reflectdiffu-bundle', 2
+READ_VERSIONS = (1, 2)   # 1: safetensors headers with several metadata keys (their order, hence the bytes, varied between runs)
+META_KEY = 'reflectdiffu'   # the one safetensors header key of format 2
 MODEL_FILE, PARAMS_FILE, VOCAB_FILE, CONFIG_FILE = 'model.safetensors', 'params.json', 'vocab.json', 'config.json'
 CARD_FILE, MANIFEST_FILE, METRICS_FILE = 'README.md', 'manifest.json', 'metrics.json'
 FEATURE_FILES = {'era': 'era.safetensors', 'p_intent': 'intent_clf.safetensors'}   # one per entry of registry.FEATURES
@@ -162,15 +165,21 @@ def save_minilm_head(path, encoder: torch.nn.Module, head: torch.nn.Module, base
     enc, plan = delta_encode(encoder.state_dict(), base, dtype)
     hd, aliases = state_tensors(head, dtype)
     tensors = {**{f'encoder.{k}': v for k, v in enc.items()}, **{f'head.{k}': v for k, v in hd.items()}}
-    save_file(tensors, str(path), metadata=dict(format='pt', plan=json.dumps(plan), config=json.dumps(config or {}), head_aliases=json.dumps(aliases)))
+    save_safetensors(tensors, path, dict(plan=plan, config=config or {}, head_aliases=aliases))
     return plan
 
+def save_safetensors(tensors: dict, path, meta: dict):
+    "Write `tensors` with `meta` as one JSON string (sorted keys) under the header key `META_KEY`: same tensors and meta, same bytes."
+    save_file(tensors, str(path), metadata={META_KEY: json.dumps(meta, sort_keys=True)})
+
 def read_safetensors(path) -> tuple[dict, dict]:
-    "(tensors, metadata) of a safetensors file; a damaged file is a `BundleError`."
+    "(tensors, metadata) of a safetensors file, the metadata decoded (format 1's several JSON-string keys too); a damaged file is a `BundleError`."
     try:
-        with safe_open(str(path), 'pt') as f: meta = f.metadata() or {}
-        return load_file(str(path)), meta
+        with safe_open(str(path), 'pt') as f: raw = f.metadata() or {}
+        tensors = load_file(str(path))
     except Exception as e: raise BundleError(f"{path}: not a readable safetensors file ({type(e).__name__}: {str(e)[:200]})") from None
+    try: return tensors, (json.loads(raw[META_KEY]) if META_KEY in raw else {k: json.loads(v) for k, v in raw.items() if k != 'format'})
+    except json.JSONDecodeError as e: raise BundleError(f"{path}: unreadable metadata in its header ({e})") from None
 
 def load_minilm_head(path, encoder: torch.nn.Module, head: torch.nn.Module) -> dict:
     "Load a file of `save_minilm_head` into `encoder` (built from the base) and `head`; returns the stored config."
@@ -178,10 +187,10 @@ def load_minilm_head(path, encoder: torch.nn.Module, head: torch.nn.Module) -> d
     if 'plan' not in meta: raise BundleError(f"{path}: no delta plan in its header (not written by save_minilm_head)")
     enc = {k[len('encoder.'):]: v for k, v in tensors.items() if k.startswith('encoder.')}
     hd = {k[len('head.'):]: v for k, v in tensors.items() if k.startswith('head.')}
-    state = delta_decode(enc, json.loads(meta['plan']), encoder.state_dict(), str(path))
+    state = delta_decode(enc, meta['plan'], encoder.state_dict(), str(path))
     load_state_tensors(encoder, state, {}, f"{path} (encoder)")
-    load_state_tensors(head, hd, json.loads(meta.get('head_aliases', '{}')), f"{path} (head)")
-    return json.loads(meta.get('config', '{}'))
+    load_state_tensors(head, hd, meta.get('head_aliases', {}), f"{path} (head)")
+    return meta.get('config', {})
 
 # %% ../../nbs/56_bundle.ipynb #1354db2b
 def label_records(counts) -> list[dict]:
@@ -226,8 +235,8 @@ def verify_bundle(folder) -> dict:
     except (json.JSONDecodeError, UnicodeDecodeError) as e: raise BundleError(f"{mp}: unreadable manifest ({e})") from None
     if not isinstance(man, dict) or man.get('format') != FORMAT or not isinstance(man.get('files'), dict):
         raise BundleError(f"{mp}: not a {FORMAT} manifest")
-    if man.get('format_version') != FORMAT_VERSION:
-        raise BundleError(f"{mp}: bundle format version {man.get('format_version')}, this code reads {FORMAT_VERSION} (update the package or make the bundle again)")
+    if man.get('format_version') not in READ_VERSIONS:
+        raise BundleError(f"{mp}: bundle format version {man.get('format_version')}, this code reads {list(READ_VERSIONS)} (update the package or make the bundle again)")
     missing = [f for f in REQUIRED_FILES if f not in man['files']]
     if missing: raise BundleError(f"{mp}: the manifest does not list {missing}: an incomplete bundle")
     for name, m in man['files'].items():
@@ -355,7 +364,7 @@ def save_bundle(out_dir, *, system: str, run: str, params: dict, model: torch.nn
     tmp.mkdir(parents=True)
     try:
         tensors, aliases = state_tensors(model, dt)
-        save_file(tensors, str(tmp/MODEL_FILE), metadata=dict(format='pt', aliases=json.dumps(aliases)))
+        save_safetensors(tensors, tmp/MODEL_FILE, dict(aliases=aliases))
         (tmp/PARAMS_FILE).write_text(json.dumps(params, indent=1, default=_json_default) + '\n')
         vocab.save(tmp/VOCAB_FILE)
         heads = {}
@@ -461,8 +470,8 @@ def from_pretrained(folder, device='cpu', verify: bool = True) -> Bundle:
     if verify: verify_bundle(folder)
     elif not folder.is_dir(): raise BundleError(f"{folder}: no bundle there (expected a folder written by save_pretrained)")
     config, params = _read_json(folder/CONFIG_FILE), _read_json(folder/PARAMS_FILE)
-    if config.get('format') != FORMAT or config.get('format_version') != FORMAT_VERSION:
-        raise BundleError(f"{folder/CONFIG_FILE}: not a {FORMAT} v{FORMAT_VERSION} config")
+    if config.get('format') != FORMAT or config.get('format_version') not in READ_VERSIONS:
+        raise BundleError(f"{folder/CONFIG_FILE}: not a {FORMAT} config of version {list(READ_VERSIONS)}")
     try: S = get_system(config['system'])
     except KeyError as e: raise BundleError(f"{folder}: {e.args[0]} (the bundle needs a reflectdiffu version that has this system)") from None
     cfg = params[S.name]
@@ -484,7 +493,7 @@ def from_pretrained(folder, device='cpu', verify: bool = True) -> Bundle:
              if k.startswith('data.') and k.split('.', 1)[1] in params['data'] and params['data'][k.split('.', 1)[1]] != saved[k]]
     if diff: raise BundleError(f"{folder}: the params rebuild another model than the one trained: " + '; '.join(diff))
     tensors, meta = read_safetensors(folder/MODEL_FILE)
-    load_state_tensors(model, tensors, json.loads(meta.get('aliases', '{}')), str(folder/MODEL_FILE))
+    load_state_tensors(model, tensors, meta.get('aliases', {}), str(folder/MODEL_FILE))
     dev = torch.device(device)
     b = Bundle(folder, config, params, S, model.to(dev).eval(), vocab, device=dev)
     if 'era' in feats: b.era, b.era_tokenizer = load_era_head(folder, config, params)
