@@ -220,6 +220,16 @@ SCHEMA['empathy'] = dict(  # EPITOME empathy identifiers and Emp-F1 (reflectdiff
     base_run=Key(str, doc='the run every system is compared with in the empathy table (a key of `variants`)'),
 )
 
+# %% ../../nbs/00_params.ipynb #a162ee77
+SCHEMA['emotion_probe'] = dict(  # linear probes along the emotion path (reflectdiffu.evaluation.emotion_probe, nbs/39_emotion_probe.ipynb); seed: the top-level seed
+    base_run=Key(str, doc="the trained run whose Q, expert inputs and head are probed (a key of `variants`; its best.pt)"),
+    representations=Key(list, doc='what is probed, names of reflectdiffu.evaluation.emotion_probe.REPRESENTATIONS (era_states / era_composed rerun the ERA over every context utterance)'),
+    c_grid=Key(list, doc='inverse regularisation strengths C of the probes (standardised features); the best on the valid split is kept'),
+    max_iter=Key(int, 10, 100_000, doc='logistic regression solver iterations at most'),
+    n_boot=Key(int, 1, 100_000, doc='bootstrap draws over the test examples for the 95% intervals'),
+    threads=Key(int, 0, 256, doc='torch and BLAS threads of the stage; 0 = the defaults'),
+)
+
 # %% ../../nbs/00_params.ipynb #532c0f46
 SYSTEM_SCHEMAS: dict[str, dict[str, Key]] = {}   # system name (= its params section) -> its keys; filled by register_schema
 
@@ -351,6 +361,8 @@ def _validate(raw):
         out['variants'][name] = dict({k: r[k] for k in RUN_KEYS if k in r}, **_check_overlay(f"variants.{name}", ov, systems))
     if out['empathy']['base_run'] not in out['variants']:
         raise ParamsError(f"empathy.base_run: {out['empathy']['base_run']!r} is not a run of `variants` ({list(out['variants'])})", 'empathy.base_run')
+    if out['emotion_probe']['base_run'] not in out['variants']:
+        raise ParamsError(f"emotion_probe.base_run: {out['emotion_probe']['base_run']!r} is not a run of `variants` ({list(out['variants'])})", 'emotion_probe.base_run')
     if out['profile'] not in out['profiles']:
         raise ParamsError(f"profile: {out['profile']!r} is not one of the profiles {list(out['profiles'])}", 'profile')
     want = out['profiles'][out['profile']].get('data.dir')   # DVC reads the top-level data.dir (it cannot apply a profile): the two must agree
