@@ -10,8 +10,8 @@ from pathlib import Path
 import yaml
 
 # %% auto #0
-__all__ = ['SCHEMA', 'SYSTEM_SCHEMAS', 'OVERLAYS', 'RUN_KEYS', 'ParamsError', 'Key', 'register_schema', 'apply_overlay',
-           'read_yaml', 'validate', 'load_params', 'main']
+__all__ = ['SCHEMA', 'SYSTEM_SCHEMAS', 'OVERLAYS', 'RUN_KEYS', 'BASE_RUN_SECTIONS', 'ParamsError', 'Key', 'register_schema',
+           'apply_overlay', 'read_yaml', 'check_section', 'validate', 'load_params', 'main']
 
 # %% ../../nbs/00_params.ipynb #08100287
 class ParamsError(ValueError):
@@ -313,6 +313,16 @@ def read_yaml(path)->tuple:
 # %% ../../nbs/00_params.ipynb #ba8f8980
 OVERLAYS = ('profiles', 'variants')
 RUN_KEYS = ('system', 'paper_row')   # a run entry's own keys: its system and the paper's Table 2 row it reproduces (optional)
+BASE_RUN_SECTIONS = ('empathy', 'emotion_probe')   # sections whose `base_run` must be a run of `variants`
+
+def check_section(sec: str, vals, keys: dict) -> dict:
+    "The section `sec` of params checked against its `keys` (name -> `Key`): a mapping, no unknown or missing key, each value typed."
+    if not isinstance(vals, dict): raise ParamsError(f"{sec}: missing section (expected a mapping, got {type(vals).__name__})", sec)
+    for k in vals:
+        if k not in keys: raise ParamsError(f"{sec}.{k}: unknown key", f"{sec}.{k}")
+    for k in keys:
+        if k not in vals: raise ParamsError(f"{sec}.{k}: missing key", f"{sec}.{k}")
+    return {k: spec.check(f"{sec}.{k}", vals[k]) for k, spec in keys.items()}
 
 def _validate(raw):
     "`validate` without the location: errors carry the dotted key in `ParamsError.key`."
@@ -333,22 +343,10 @@ def _validate(raw):
         if k not in raw: raise ParamsError(f"{k}: missing key", k)
         out[k] = spec.check(k, raw[k])
     for sec, keys in SCHEMA.items():
-        if sec == 'top': continue
-        vals = raw.get(sec)
-        if not isinstance(vals, dict): raise ParamsError(f"{sec}: missing section (expected a mapping)", sec)
-        for k in vals:
-            if k not in keys: raise ParamsError(f"{sec}.{k}: unknown key", f"{sec}.{k}")
-        for k, spec in keys.items():
-            if k not in vals: raise ParamsError(f"{sec}.{k}: missing key", f"{sec}.{k}")
-        out[sec] = {k: spec.check(f"{sec}.{k}", vals[k]) for k, spec in keys.items()}
+        if sec != 'top': out[sec] = check_section(sec, raw.get(sec), keys)
     for sec in sorted(systems):     # a system section: checked when its schema is registered, else kept as read
-        vals, keys = raw[sec], SYSTEM_SCHEMAS.get(sec)
-        if keys is None: out[sec] = dict(vals); continue
-        for k in vals:
-            if k not in keys: raise ParamsError(f"{sec}.{k}: unknown key", f"{sec}.{k}")
-        for k in keys:
-            if k not in vals: raise ParamsError(f"{sec}.{k}: missing key", f"{sec}.{k}")
-        out[sec] = {k: spec.check(f"{sec}.{k}", vals[k]) for k, spec in keys.items()}
+        keys = SYSTEM_SCHEMAS.get(sec)
+        out[sec] = dict(raw[sec]) if keys is None else check_section(sec, raw[sec], keys)
     d = raw.get('profiles')
     if not isinstance(d, dict) or not d: raise ParamsError("profiles: missing or empty (expected name -> dotted overrides)", 'profiles')
     out['profiles'] = {name: _check_overlay(f"profiles.{name}", o or {}, systems) for name, o in d.items()}
@@ -359,10 +357,9 @@ def _validate(raw):
         foreign = [k for k in ov if k.partition('.')[0] in systems - {r['system']}]
         if foreign: raise ParamsError(f"variants.{name}.{foreign[0]}: run {name!r} trains {r['system']!r}; it cannot override another system's section", f"variants.{name}.{foreign[0]}")
         out['variants'][name] = dict({k: r[k] for k in RUN_KEYS if k in r}, **_check_overlay(f"variants.{name}", ov, systems))
-    if out['empathy']['base_run'] not in out['variants']:
-        raise ParamsError(f"empathy.base_run: {out['empathy']['base_run']!r} is not a run of `variants` ({list(out['variants'])})", 'empathy.base_run')
-    if out['emotion_probe']['base_run'] not in out['variants']:
-        raise ParamsError(f"emotion_probe.base_run: {out['emotion_probe']['base_run']!r} is not a run of `variants` ({list(out['variants'])})", 'emotion_probe.base_run')
+    for sec in BASE_RUN_SECTIONS:
+        if out[sec]['base_run'] not in out['variants']:
+            raise ParamsError(f"{sec}.base_run: {out[sec]['base_run']!r} is not a run of `variants` ({list(out['variants'])})", f"{sec}.base_run")
     if out['profile'] not in out['profiles']:
         raise ParamsError(f"profile: {out['profile']!r} is not one of the profiles {list(out['profiles'])}", 'profile')
     want = out['profiles'][out['profile']].get('data.dir')   # DVC reads the top-level data.dir (it cannot apply a profile): the two must agree

@@ -9,7 +9,7 @@ from collections import Counter
 from pathlib import Path
 import torch, torch.nn as nn, torch.nn.functional as F
 from tqdm.auto import tqdm
-from ..core.params import Key, ParamsError, SCHEMA as PARAMS_SCHEMA, load_params
+from ..core.params import Key, ParamsError, SCHEMA as PARAMS_SCHEMA, check_section, load_params
 from ..core.device import resolve_device
 from ..data.corpus import DataError, read_text
 from ..features.intent_clf import encoder_path, encode, pad, length_batches, macro_f1, accuracy, confusion
@@ -84,13 +84,8 @@ def split_rows(rows, assignment) -> dict[str, list[dict]]:
 SCHEMA = PARAMS_SCHEMA['empathy']   # the `empathy:` section of params.yaml (declared in core.params)
 
 def check_config(cfg, section='empathy') -> dict:
-    "`cfg` checked against `SCHEMA` (a copy, ints accepted for floats); `ParamsError` naming `<section>.<key>`."
-    if not isinstance(cfg, dict): raise ParamsError(f"{section}: expected a mapping, got {type(cfg).__name__}", section)
-    for k in cfg:
-        if k not in SCHEMA: raise ParamsError(f"{section}.{k}: unknown key", f"{section}.{k}")
-    for k in SCHEMA:
-        if k not in cfg: raise ParamsError(f"{section}.{k}: missing key", f"{section}.{k}")
-    out = {k: spec.check(f"{section}.{k}", cfg[k]) for k, spec in SCHEMA.items()}
+    "`cfg` checked against `SCHEMA` (`core.params.check_section`) and the fractions' sum; `ParamsError` naming `<section>.<key>`."
+    out = check_section(section, cfg, SCHEMA)
     if out['valid_frac'] + out['test_frac'] >= 1: raise ParamsError(f"{section}.test_frac: valid_frac + test_frac must be < 1", f"{section}.test_frac")
     return out
 
