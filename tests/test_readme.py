@@ -245,3 +245,24 @@ def test_mime_reading_matches_the_files():
     rb, rp = num(rf"far from the paper's ReflectDiffu \(BLEU-1 {n}, PPL {n}\)")
     assert (rb, rp) == (float(paper.loc['ReflectDiffu', 'B-1']), float(paper.loc['ReflectDiffu', 'PPL']))
     assert rb - m['full']['bleu1'] > 3 and m['full']['ppl'] - rp > 5
+
+
+def test_emotion_probe_reading_matches_the_files():
+    "The README's reading of the emotion probes: every number is the one in reports/full/emotion_probe.json."
+    t = ' '.join((ROOT/'README.md').read_text().split())
+    rec = json.loads((ROOT/'reports/full/emotion_probe.json').read_text())
+    B = {k: round(v['test_acc'], 2) for k, v in rec['blocks'].items()}
+    C = {(c['a'], c['b']): [round(c[k], 2) for k in ('diff', 'lo', 'hi')] for c in rec['comparisons']}
+    n = r'([+-]?[\d.]+)'
+    num = lambda pattern: [float(g) for g in _claim(t, pattern)]
+    assert num(rf'The Acc_emo of `full` is {n}, below the bag-of-words floor \({n}\)\. Linear probes') == [B['head_batch'], B['bow']]
+    assert rec['checks']['head_vs_evaluate']['equal'] and rec['checks']['bow_vs_floors']['equal']
+    q, d, lo, hi = num(rf'a probe on Q scores {n}, {n} \[{n}, {n}\] over the head')
+    assert q == B['Q'] and [d, lo, hi] == C[('Q', 'head_batch')] and lo < 0 < hi
+    assert num(rf'the mean of the word embeddings before any training holds \({n}\)') == [B['emb_init']] and abs(B['Q'] - B['emb_init']) < 1
+    s, c, h, d, lo, hi = num(rf"word states reach {n} and its composed states {n}, but the projection to `era.d_r` = 64 dimensions that eq. 3 receives leaves {n}, {n} \[{n}, {n}\] points lost")
+    assert (s, c, h) == (B['era_states'], B['era_composed'], B['era_h']) and [d, lo, hi] == C[('era_composed', 'era_h')] and lo > 0
+    assert rec['blocks']['era_h']['dim'] == 64 and B['era_states'] < B['bow']
+    assert num(rf'the attention over h~ adds {n} \[{n}, {n}\] to Q over H') == C[('Q', 'H')]
+    d, lo, hi = num(rf'per example instead of per batch changes nothing \({n} \[{n}, {n}\]\)')
+    assert [d, lo, hi] == C[('head_example', 'head_batch')] and lo < 0 < hi
