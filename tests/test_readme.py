@@ -266,3 +266,27 @@ def test_emotion_probe_reading_matches_the_files():
     assert num(rf'the attention over h~ adds {n} \[{n}, {n}\] to Q over H') == C[('Q', 'H')]
     d, lo, hi = num(rf'per example instead of per batch changes nothing \({n} \[{n}, {n}\]\)')
     assert [d, lo, hi] == C[('head_example', 'head_batch')] and lo < 0 < hi
+
+
+def test_era_reading_matches_the_files():
+    "The README's reading of wo_era against full: every number is the one in significance.csv, empathy_significance.csv or the paper's table."
+    import pandas as pd
+    t = ' '.join((ROOT/'README.md').read_text().split())
+    sig = pd.read_csv(ROOT/'reports/full/significance.csv').set_index(['system', 'metric'])
+    esig = pd.read_csv(ROOT/'reports/full/empathy_significance.csv').set_index(['system', 'metric'])
+    paper = pd.read_csv(ROOT/'reports/paper_table2.csv', comment='#').set_index('model')
+    P = lambda c: round(float(paper.loc['w/o ERA', c]) - float(paper.loc['ReflectDiffu', c]), 2)
+    ci = lambda s, metric: [round(float(s.loc[('wo_era', metric), k]), 2) for k in ('diff', 'lo', 'hi')]
+    n = r'([+-]?[\d.]+)'
+    num = lambda pattern: [float(g) for g in _claim(t, pattern)]
+    v = num(rf'Acc_emo {n} \[{n}, {n}\] and final-intent accuracy {n} \[{n}, {n}\] without it')
+    assert v[:3] == ci(sig, 'acc_emo') and v[3:] == ci(sig, 'acc_intent_pred') and v[2] < 0 and v[5] < 0
+    pe, pi = num(rf"the direction of the paper's {n} and {n} and a quarter of its emotion effect")
+    assert (pe, pi) == (P('Acc_emo'), P('Acc_intent')) and 0.2 <= v[0] / pe <= 0.3
+    d, lo, hi, pb = num(rf'BLEU-1 does not move \({n} \[{n}, {n}\], the paper: {n}\)')
+    assert [d, lo, hi] == ci(sig, 'bleu1') and lo < 0 < hi and pb == P('B-1')
+    d, lo, hi = num(rf'nor does PPL \({n} \[{n}, {n}\]\)')
+    assert [d, lo, hi] == ci(sig, 'ppl') and lo < 0 < hi
+    d, p = num(rf'Distinct-2 is lower \({n}, randomisation p {n}\) and Emp-F1 too')
+    assert d == round(float(sig.loc[('wo_era', 'dist2'), 'diff']), 2) and p == round(float(sig.loc[('wo_era', 'dist2'), 'p']), 3) and d < 0 and p < 0.05
+    assert num(rf'and Emp-F1 too \({n} \[{n}, {n}\]\)') == ci(esig, 'emp_f1') and ci(esig, 'emp_f1')[2] < 0
