@@ -290,3 +290,15 @@ def test_era_reading_matches_the_files():
     d, p = num(rf'Distinct-2 is lower \({n}, randomisation p {n}\) and Emp-F1 too')
     assert d == round(float(sig.loc[('wo_era', 'dist2'), 'diff']), 2) and p == round(float(sig.loc[('wo_era', 'dist2'), 'p']), 3) and d < 0 and p < 0.05
     assert num(rf'and Emp-F1 too \({n} \[{n}, {n}\]\)') == ci(esig, 'emp_f1') and ci(esig, 'emp_f1')[2] < 0
+
+
+def test_performance_reading_matches_the_bench():
+    "The README's reading of the committed benchmark: each verdict and miss is the one in reports/bench/bench.json."
+    t = ' '.join((ROOT/'README.md').read_text().split())
+    T = json.loads((ROOT/'reports/bench/bench.json').read_text())['targets']
+    one, = _claim(t, r'the one-thread step misses its target by (\d+)%')
+    two, = _claim(t, r'two runs side by side miss theirs by (\d+)%')
+    assert T['one_thread_hours']['verdict'] == 'MISS' and one == round((T['one_thread_hours']['ratio'] - 1) * 100)
+    assert T['side_by_side_hours']['verdict'] == 'MISS' and two == round((T['side_by_side_hours']['ratio'] - 1) * 100)
+    assert 'memory, generation of the test split and the equivalence meet their targets' in t
+    assert all(T[k]['verdict'] == 'PASS' for k in ('train_peak_rss_gib', 'generation_test_split_s', 'equivalence'))
