@@ -69,8 +69,8 @@ def _claim(text, pattern):
 def test_reading_the_rows_matches_the_files():
     "Each number of the prose under the headline table is the one in the files it names (2 decimals)."
     C = _reading_context(); t, new, old = C['text'], C['new'], C['old']
-    words = {1: 'One', 2: 'Two', 3: 'Three', 4: 'Four', 5: 'Five'}
-    assert f"{words[len(C['ran'])]} of the five rows" in t and all(f'`{v}`' in t for v in C['ran']), C['ran']
+    said = {1: 'One of the five rows', 2: 'Two of the five rows', 3: 'Three of the five rows', 4: 'Four of the five rows', 5: 'All five rows'}
+    assert said[len(C['ran'])] in t and all(f'`{v}`' in t for v in C['ran']), C['ran']
     for v in C['ran']:
         s = C['summary'][v]
         assert (s['steps'], s['num_threads']) == (16000, 1), (v, s['steps'], s['num_threads'])
@@ -302,3 +302,25 @@ def test_performance_reading_matches_the_bench():
     assert T['side_by_side_hours']['verdict'] == 'MISS' and two == round((T['side_by_side_hours']['ratio'] - 1) * 100)
     assert 'memory, generation of the test split and the equivalence meet their targets' in t
     assert all(T[k]['verdict'] == 'PASS' for k in ('train_peak_rss_gib', 'generation_test_split_s', 'equivalence'))
+
+
+def test_experts_reading_matches_the_files():
+    "The README's reading of wo_experts against full: every number is the one in significance.csv, empathy_significance.csv or the paper's table."
+    import pandas as pd
+    t = ' '.join((ROOT/'README.md').read_text().split())
+    sig = pd.read_csv(ROOT/'reports/full/significance.csv').set_index(['system', 'metric'])
+    esig = pd.read_csv(ROOT/'reports/full/empathy_significance.csv').set_index(['system', 'metric'])
+    paper = pd.read_csv(ROOT/'reports/paper_table2.csv', comment='#').set_index('model')
+    P = lambda c: round(float(paper.loc['w/o C-Experts', c]) - float(paper.loc['ReflectDiffu', c]), 2)
+    ci = lambda s, metric: [round(float(s.loc[('wo_experts', metric), k]), 2) for k in ('diff', 'lo', 'hi')]
+    n = r'([+-]?[\d.]+)'
+    num = lambda pattern: [float(g) for g in _claim(t, pattern)]
+    for name, key, col in (('BLEU-1', 'bleu1', 'B-1'), ('PPL', 'ppl', 'PPL'), ('final-intent accuracy', 'acc_intent_pred', 'Acc_intent')):
+        d, lo, hi, p = num(rf'{name} {n} \[{n}, {n}\] \(the paper: {n}\)')
+        assert [d, lo, hi] == ci(sig, key) and p == P(col) and (lo > 0 or hi < 0) and (d > 0) == (p > 0), name
+    d, p = num(rf'Distinct-2 {n} \(randomisation p {n}\) without them')
+    assert d == round(float(sig.loc[('wo_experts', 'dist2'), 'diff']), 2) and p == round(float(sig.loc[('wo_experts', 'dist2'), 'p']), 3) and p < 0.05 and (d < 0) == (P('D-2') < 0)
+    d, lo, hi, p = num(rf'Acc_emo {n} \[{n}, {n}\], an interval that includes 0, where the paper reports {n}')
+    assert [d, lo, hi] == ci(sig, 'acc_emo') and lo < 0 < hi and p == P('Acc_emo')
+    d, lo, hi = num(rf'Emp-F1 does not move either \({n} \[{n}, {n}\]\)')
+    assert [d, lo, hi] == ci(esig, 'emp_f1') and lo < 0 < hi
