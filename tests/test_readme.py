@@ -270,15 +270,7 @@ def test_emotion_probe_reading_matches_the_files():
 
 def test_era_reading_matches_the_files():
     "The README's reading of wo_era against full: every number is the one in significance.csv, empathy_significance.csv or the paper's table."
-    import pandas as pd
-    t = ' '.join((ROOT/'README.md').read_text().split())
-    sig = pd.read_csv(ROOT/'reports/full/significance.csv').set_index(['system', 'metric'])
-    esig = pd.read_csv(ROOT/'reports/full/empathy_significance.csv').set_index(['system', 'metric'])
-    paper = pd.read_csv(ROOT/'reports/paper_table2.csv', comment='#').set_index('model')
-    P = lambda c: round(float(paper.loc['w/o ERA', c]) - float(paper.loc['ReflectDiffu', c]), 2)
-    ci = lambda s, metric: [round(float(s.loc[('wo_era', metric), k]), 2) for k in ('diff', 'lo', 'hi')]
-    n = r'([+-]?[\d.]+)'
-    num = lambda pattern: [float(g) for g in _claim(t, pattern)]
+    t, sig, esig, P, ci, n, num = _ablation('wo_era', 'w/o ERA')
     v = num(rf'Acc_emo {n} \[{n}, {n}\] and final-intent accuracy {n} \[{n}, {n}\] without it')
     assert v[:3] == ci(sig, 'acc_emo') and v[3:] == ci(sig, 'acc_intent_pred') and v[2] < 0 and v[5] < 0
     pe, pi = num(rf"the direction of the paper's {n} and {n} and a quarter of its emotion effect")
@@ -306,15 +298,7 @@ def test_performance_reading_matches_the_bench():
 
 def test_experts_reading_matches_the_files():
     "The README's reading of wo_experts against full: every number is the one in significance.csv, empathy_significance.csv or the paper's table."
-    import pandas as pd
-    t = ' '.join((ROOT/'README.md').read_text().split())
-    sig = pd.read_csv(ROOT/'reports/full/significance.csv').set_index(['system', 'metric'])
-    esig = pd.read_csv(ROOT/'reports/full/empathy_significance.csv').set_index(['system', 'metric'])
-    paper = pd.read_csv(ROOT/'reports/paper_table2.csv', comment='#').set_index('model')
-    P = lambda c: round(float(paper.loc['w/o C-Experts', c]) - float(paper.loc['ReflectDiffu', c]), 2)
-    ci = lambda s, metric: [round(float(s.loc[('wo_experts', metric), k]), 2) for k in ('diff', 'lo', 'hi')]
-    n = r'([+-]?[\d.]+)'
-    num = lambda pattern: [float(g) for g in _claim(t, pattern)]
+    t, sig, esig, P, ci, n, num = _ablation('wo_experts', 'w/o C-Experts')
     for name, key, col in (('BLEU-1', 'bleu1', 'B-1'), ('PPL', 'ppl', 'PPL'), ('final-intent accuracy', 'acc_intent_pred', 'Acc_intent')):
         d, lo, hi, p = num(rf'{name} {n} \[{n}, {n}\] \(the paper: {n}\)')
         assert [d, lo, hi] == ci(sig, key) and p == P(col) and (lo > 0 or hi < 0) and (d > 0) == (p > 0), name
@@ -324,3 +308,17 @@ def test_experts_reading_matches_the_files():
     assert [d, lo, hi] == ci(sig, 'acc_emo') and lo < 0 < hi and p == P('Acc_emo')
     d, lo, hi = num(rf'Emp-F1 does not move either \({n} \[{n}, {n}\]\)')
     assert [d, lo, hi] == ci(esig, 'emp_f1') and lo < 0 < hi
+
+
+def _ablation(run, paper_row):
+    """What a README ablation reading is checked against: the text, the paired intervals of `run` vs full (metrics, empathy),
+    the paper's difference of `paper_row` from ReflectDiffu, and a matcher of the sentence's numbers."""
+    import pandas as pd
+    t = ' '.join((ROOT/'README.md').read_text().split())
+    sig = pd.read_csv(ROOT/'reports/full/significance.csv').set_index(['system', 'metric'])
+    esig = pd.read_csv(ROOT/'reports/full/empathy_significance.csv').set_index(['system', 'metric'])
+    paper = pd.read_csv(ROOT/'reports/paper_table2.csv', comment='#').set_index('model')
+    P = lambda c: round(float(paper.loc[paper_row, c]) - float(paper.loc['ReflectDiffu', c]), 2)
+    ci = lambda s, metric: [round(float(s.loc[(run, metric), k]), 2) for k in ('diff', 'lo', 'hi')]
+    num = lambda pattern: [float(g) for g in _claim(t, pattern)]
+    return t, sig, esig, P, ci, r'([+-]?[\d.]+)', num

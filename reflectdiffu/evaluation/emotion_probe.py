@@ -18,25 +18,17 @@ from ..data.text import Vocab
 from ..engine.encoder import embedding_init, masked_mean
 from ..engine.train import eval_plan
 from .metrics import accuracy
-from .floors import context_text, fit_bow
+from .floors import check_c_grid, context_text, fit_bow
 from ..features.era import load_era, load_era_cache, load_tokenizer, align_pieces, collate_aligned, model_pad_id
 from ..systems.registry import load_run, build_run
 
 # %% auto #0
-__all__ = ['REPRESENTATIONS', 'HEADS', 'MODEL_REPS', 'ERA_REPS', 'PROBE_KEYS', 'COMPARISONS', 'FRAME_COLUMNS', 'check_c_grid',
-           'fit_probe', 'scores', 'bootstrap_ci', 'paired_ci', 'pool_matrix', 'pool', 'era_pooled', 'model_readings',
+__all__ = ['REPRESENTATIONS', 'HEADS', 'MODEL_REPS', 'ERA_REPS', 'PROBE_KEYS', 'COMPARISONS', 'FRAME_COLUMNS', 'fit_probe',
+           'scores', 'bootstrap_ci', 'paired_ci', 'pool_matrix', 'pool', 'era_pooled', 'model_readings',
            'check_representations', 'probe_block', 'head_block', 'comparisons', 'emotion_probe', 'probe_frame',
            'probe_markdown', 'plot_probes']
 
 # %% ../../nbs/39_emotion_probe.ipynb #0bac826c
-def check_c_grid(c_grid, key='emotion_probe.c_grid'):
-    "The C grid as sorted floats, or an error naming `key`."
-    if not isinstance(c_grid, (list, tuple)) or not c_grid: raise ValueError(f"{key}: expected a non-empty list of numbers, got {c_grid!r}")
-    for c in c_grid:
-        if isinstance(c, bool) or not isinstance(c, (int, float)) or not (c > 0 and math.isfinite(c)):
-            raise ValueError(f"{key}: every C must be a finite number > 0, got {c!r}")
-    return sorted(float(c) for c in c_grid)
-
 def _matrix(X, name):
     "`X` as a finite 2-D float64 array, or an error naming it."
     X = X.detach().float().cpu().numpy() if torch.is_tensor(X) else np.asarray(X)
@@ -51,7 +43,7 @@ def fit_probe(Xtr, ytr, Xva, yva, c_grid, max_iter=1000, seed=0):
     from sklearn.preprocessing import StandardScaler
     from sklearn.pipeline import Pipeline
     from sklearn.exceptions import ConvergenceWarning
-    grid = check_c_grid(c_grid)
+    grid = check_c_grid(c_grid, 'emotion_probe.c_grid')   # floors' check
     Xtr, Xva = _matrix(Xtr, 'train features'), _matrix(Xva, 'valid features')
     ytr, yva = np.asarray(ytr), np.asarray(yva)
     for name, x, y in (('train', Xtr, ytr), ('valid', Xva, yva)):
@@ -321,7 +313,7 @@ def emotion_probe(P, params_path='params.yaml', progress=False) -> dict:
     cfg, D, seed, prof = P['emotion_probe'], P['data'], P['seed'], P['profile']
     miss = [k for k in PROBE_KEYS if k not in cfg]
     if miss: raise KeyError(f"emotion_probe params: missing keys {['emotion_probe.' + k for k in miss]}")
-    reps, grid = check_representations(cfg['representations']), check_c_grid(cfg['c_grid'])
+    reps, grid = check_representations(cfg['representations']), check_c_grid(cfg['c_grid'], 'emotion_probe.c_grid')
     L, t_all, sec = Layout(prof), time.perf_counter(), {}
     device = resolve_device(P['decode']['device'], 'decode.device')
     recs = {s: read_jsonl(L.need(L.prepare/f'{s}.jsonl', 'prepare')) for s in SPLITS}

@@ -12,8 +12,9 @@ from .metrics import (accuracy, corpus_bleu, distinct_n, intent_accuracies, bert
                                   EVAL_KEYS)
 
 # %% auto #0
-__all__ = ['PPL_NA', 'FLOOR_KEYS', 'RESPONSE_COLUMNS', 'context_text', 'majority_label', 'majority_floor', 'tfidf', 'fit_bow',
-           'nearest', 'retrieval_records', 'generation_metrics', 'human_row', 'compute_floors', 'responses_frame']
+__all__ = ['PPL_NA', 'FLOOR_KEYS', 'RESPONSE_COLUMNS', 'context_text', 'majority_label', 'majority_floor', 'tfidf',
+           'check_c_grid', 'fit_bow', 'nearest', 'retrieval_records', 'generation_metrics', 'human_row',
+           'compute_floors', 'responses_frame']
 
 # %% ../../nbs/37_floors.ipynb #b29c4f62
 def context_text(ex, max_len=None):
@@ -44,12 +45,12 @@ def tfidf(ngram_max=2, min_df=1, max_features=0):
     return TfidfVectorizer(tokenizer=str.split, token_pattern=None, lowercase=False, ngram_range=(1, ngram_max),
                            min_df=min_df, max_features=max_features or None, sublinear_tf=True, dtype=np.float64)
 
-def _check_grid(c_grid):
-    "The C grid as sorted floats, or a clear error."
-    if not isinstance(c_grid, (list, tuple)) or not c_grid: raise ValueError(f"c_grid: expected a non-empty list of numbers, got {c_grid!r}")
+def check_c_grid(c_grid, key='c_grid'):
+    "The C grid of a logistic regression as sorted floats, or an error naming `key` (also the emotion probes' grid)."
+    if not isinstance(c_grid, (list, tuple)) or not c_grid: raise ValueError(f"{key}: expected a non-empty list of numbers, got {c_grid!r}")
     for c in c_grid:
         if isinstance(c, bool) or not isinstance(c, (int, float)) or not (c > 0 and math.isfinite(c)):
-            raise ValueError(f"c_grid: every C must be a finite number > 0, got {c!r}")
+            raise ValueError(f"{key}: every C must be a finite number > 0, got {c!r}")
     return sorted(float(c) for c in c_grid)
 
 def fit_bow(train_texts, train_y, valid_texts, valid_y, c_grid, ngram_max=2, min_df=1, max_features=0, max_iter=1000, seed=0):
@@ -57,7 +58,7 @@ def fit_bow(train_texts, train_y, valid_texts, valid_y, c_grid, ngram_max=2, min
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
     from sklearn.exceptions import ConvergenceWarning
-    grid = _check_grid(c_grid)
+    grid = check_c_grid(c_grid)
     for name, x, y in (('train', train_texts, train_y), ('valid', valid_texts, valid_y)):
         if len(x) != len(y): raise ValueError(f"{name}: {len(x)} texts but {len(y)} labels")
         if not len(x): raise ValueError(f"{name}: no examples")
