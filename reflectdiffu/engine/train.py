@@ -328,6 +328,7 @@ def fit(model:nn.Module,        # a module honouring the Model API (`docs/design
         d_model:int,            # Noam scale d
         seed:int,               # run seed (params `seed`)
         fingerprint_parts:dict=None, # what shapes the model (model cfg, vocab size, ...), for the fingerprint
+        code:str=None,          # digest of the code that shapes the weights (`training_code_digest`): a finished run is reused only with the same
         train_lengths:Sequence[int]=None, # per-example lengths for bucketing (None: plain shuffle)
         valid_lengths:Sequence[int]=None, # lengths to sort validation batches by
         bucket_size:int=1,      # bucketing pool size in batches (params data.bucket_size; 1: none)
@@ -363,17 +364,19 @@ def fit(model:nn.Module,        # a module honouring the Model API (`docs/design
     scaler = grad_scaler(dev, cfg['bf16'])   # only float16 autocast (CUDA without bfloat16) scales the loss
     log, vlog = TSVLog(report_dir/'log.tsv'), TSVLog(report_dir/'valid.tsv')
     S = dict(step=0, epoch=0, pos=0, best_ppl=math.inf, best_step=0, bad=0, done=False, stopped_early=False,
-             wall=0.0, train_time=0.0, examples=0, resumed_from=[], best_acc_emo=None, best_acc_intent=None)
+             wall=0.0, train_time=0.0, examples=0, resumed_from=[], best_acc_emo=None, best_acc_intent=None, code=[])
 
     ck, reuse = None, False
     if resume and latest.exists():
         ck = load_checkpoint(latest, required=('version', 'model', 'optimizer', 'scheduler', 'rng', 'state', 'fingerprint'))
         st, same = ck['state'], ck['fingerprint'].get('sha256') == fp['sha256']
-        # a finished run of these params that ends where this one would: reuse it, train nothing
-        reuse = (st['done'] and same and st['step'] <= max_steps and (st['stopped_early'] or st['step'] == max_steps)
+        same_code = (st.get('code') or [None])[-1] == code   # the code that finished it (a checkpoint without a record: None)
+        # a finished run of these params and this code that ends where this one would: reuse it, train nothing
+        reuse = (st['done'] and same and same_code and st['step'] <= max_steps and (st['stopped_early'] or st['step'] == max_steps)
                  and log.path.exists() and vlog.path.exists())
+        if st['done'] and same and not same_code: print(f"{desc}: {latest} is a finished run of these params but of other code (digest {(st.get('code') or [None])[-1]}, now {code}): trained afresh", file=sys.stderr)
         if reuse: print(f"{desc}: {latest} is a finished run of these params (step {st['step']}): reused, no training", file=sys.stderr)
-        elif st['done'] and (st['stopped_early'] or st['step'] >= max_steps or not same): ck = None   # finished otherwise: afresh
+        elif st['done'] and (st['stopped_early'] or st['step'] >= max_steps or not same or not same_code): ck = None   # finished otherwise: afresh
         else: check_fingerprint(ck, fp, latest)   # an unfinished run of other params is refused
     if ck is not None:
         model.load_state_dict(ck['model']); opt.load_state_dict(ck['optimizer']); sched.load_state_dict(ck['scheduler'])
@@ -389,6 +392,9 @@ def fit(model:nn.Module,        # a module honouring the Model API (`docs/design
         seed_everything(seed)
         for f in (latest, best): f.unlink(missing_ok=True)
         log.reset(); vlog.reset()
+    if not S['code'] or S['code'][-1] != code:   # a run resumed across a code change records both digests
+        if S['code']: print(f"{desc}: resuming a run trained so far with other code (digest {S['code'][-1]}, now {code})", file=sys.stderr)
+        S['code'] = list(S['code']) + [code]
 
     def state_dict_ck():
         d = dict(version=CKPT_VERSION, model=model.state_dict(), optimizer=opt.state_dict(), scheduler=sched.state_dict(),
@@ -449,7 +455,7 @@ def fit(model:nn.Module,        # a module honouring the Model API (`docs/design
                    best_valid_acc_emo=S.get('best_acc_emo'), best_valid_acc_intent=S.get('best_acc_intent'),
                    stopped_early=S['stopped_early'], wall_time_s=wall, train_time_s=S['train_time'],
                    s_per_step=S['train_time'] / max(steps, 1), examples_per_s=S['examples'] / max(S['train_time'], 1e-9),
-                   resumed_from=S['resumed_from'], n_params=sum(p.numel() for p in model.parameters()),
+                   resumed_from=S['resumed_from'], code=S['code'], n_params=sum(p.numel() for p in model.parameters()),
                    n_train=n_train, n_valid=n_valid, device=str(dev), bf16=cfg['bf16'], **runtime)
     (report_dir/'summary.json').write_text(json.dumps(summary, indent=2) + '\n')
     return summary

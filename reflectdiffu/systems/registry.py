@@ -4,7 +4,7 @@
 
 # %% ../../nbs/50_registry.ipynb #1d5aeef3
 from __future__ import annotations
-import argparse, importlib, pkgutil, sys
+import argparse, hashlib, importlib, pkgutil, sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -20,8 +20,8 @@ from ..engine.encoder import embedding_init
 from ..engine.train import fit as shared_fit, seed_everything, load_checkpoint, fingerprint, fingerprint_diff
 
 # %% auto #0
-__all__ = ['FEATURES', 'REGISTRY', 'System', 'register', 'discover', 'get_system', 'section_config', 'load_run', 'RunData', 'Run',
-           'build_run', 'train_run', 'main']
+__all__ = ['FEATURES', 'REGISTRY', 'TRAINING_CODE', 'System', 'register', 'discover', 'get_system', 'section_config', 'load_run',
+           'RunData', 'Run', 'build_run', 'training_code', 'code_digest', 'training_code_digest', 'train_run', 'main']
 
 # %% ../../nbs/50_registry.ipynb #c74220c1
 FEATURES = ('era', 'p_intent')   # cached features a system can ask for (stages `era` and `intent_clf`)
@@ -153,6 +153,32 @@ def build_run(P:dict, splits=('train', 'valid'), for_training:bool=True, checkpo
         model.load_state_dict(ck['model'])
     return Run(name, system, cfg, P, model, data, parts, L, ck)
 
+# %% ../../nbs/50_registry.ipynb #4607f062
+TRAINING_CODE = ('core', 'data', 'features', 'engine', 'systems/registry.py')   # under the package root, besides the system's own package
+
+def _package_root() -> Path: return Path(importlib.import_module('reflectdiffu').__file__).resolve().parent
+
+def training_code(system: System) -> list[Path]:
+    "The source files that shape the weights `system` trains: its own package and `TRAINING_CODE`, sorted."
+    root = _package_root()
+    own = Path(sys.modules[system.build.__module__].__file__).resolve().parent
+    if root/'systems' not in own.parents: raise ValueError(f"system {system.name!r}: its build comes from {own}, not a package under {root/'systems'}")
+    parts = [root/p for p in TRAINING_CODE] + [own]
+    missing = [str(p) for p in parts if not p.exists()]
+    if missing: raise FileNotFoundError(f"training code not found: {missing}")
+    return sorted({f for p in parts for f in ([p] if p.is_file() else p.rglob('*.py'))})
+
+def code_digest(files, root) -> str:
+    "sha256 over the relative paths and bytes of `files` (16 hex digits)."
+    h = hashlib.sha256()
+    for f in sorted(Path(f) for f in files):
+        h.update(f.relative_to(root).as_posix().encode() + b'\0'); h.update(f.read_bytes()); h.update(b'\0')
+    return h.hexdigest()[:16]
+
+def training_code_digest(system: System) -> str:
+    "The digest of `training_code(system)`: recorded in the run's checkpoints and summary."
+    return code_digest(training_code(system), _package_root())
+
 # %% ../../nbs/50_registry.ipynb #82de4e94
 def train_run(run: Run, resume:bool=True, progress:bool=True) -> dict:
     "Train `run` (from `build_run(..., splits=('train', 'valid'))`); returns the trainer's summary."
@@ -165,7 +191,8 @@ def train_run(run: Run, resume:bool=True, progress:bool=True) -> dict:
     return fit(run.model, run.data['train'], run.data['valid'], None, P['train'], run.layout.train(run.name),
                run.layout.train_reports(run.name), d_model=d_model, seed=P['seed'], fingerprint_parts=parts,
                train_lengths=run.data['train'].lengths(), valid_lengths=run.data['valid'].lengths(),
-               bucket_size=D['bucket_size'], resume=resume, progress=progress, desc=f'train@{run.name}')
+               bucket_size=D['bucket_size'], resume=resume, progress=progress, desc=f'train@{run.name}',
+               code=training_code_digest(run.system))
 
 # %% ../../nbs/50_registry.ipynb #f23783df
 def main(argv=None):
