@@ -38,6 +38,19 @@ def test_finished_training_is_reused(tmp_path):
     assert {p: p.read_bytes() for p in files} == files   # checkpoints, logs and summary.json byte for byte
 
 
+def test_finished_training_of_other_code_is_trained_afresh(tmp_path):
+    "The same params but other training code (DVC reran the stage because that code changed): not reused."
+    m0, s0 = run(tmp_path, code='c1')
+    assert s0['code'] == ['c1']
+    _, again = run(tmp_path, code='c1', on_step=fail_at(1))      # the same code: reused, nothing trains
+    assert again == s0
+    with pytest.raises(RuntimeError, match='injected failure at step 1'):
+        run(tmp_path, code='c2', on_step=fail_at(1))              # other code: trained afresh, so step 1 runs
+    m2, s2 = run(tmp_path, code='c2')                             # the interrupted c2 run resumes (from scratch: no checkpoint yet)
+    assert s2['code'] == ['c2'] and s2['steps'] == s0['steps']
+    assert_same_weights(m0, m2)                                   # the stand-in's code did not really change
+
+
 def dvc_stage(name, key=None):
     "The `stages.<name>` block of this project's dvc.yaml with ${profile} / ${key} filled in for the sample profile."
     st = yaml.safe_load((ROOT / 'dvc.yaml').read_text())['stages'][name]

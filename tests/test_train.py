@@ -68,14 +68,14 @@ def cfg(**kw):
     return c
 
 
-def run(d, on_step=None, resume=True, model_d=D, bucket=True, **kw):
+def run(d, on_step=None, resume=True, model_d=D, bucket=True, code=None, **kw):
     torch.manual_seed(99)
     m = StandIn(d=model_d)
     lens = [len(e['ctx']) for e in TRAIN]
     s = T.fit(m, TRAIN, VALID, collate if bucket else None, cfg(**kw), Path(d) / 'out', Path(d) / 'rep', d_model=model_d, seed=5,
               fingerprint_parts=dict(model=dict(d=model_d), vocab_size=V),
               train_lengths=lens if bucket else None, bucket_size=2 if bucket else 0,
-              valid_lengths=[len(e['ctx']) for e in VALID], resume=resume, on_step=on_step, progress=False)
+              valid_lengths=[len(e['ctx']) for e in VALID], resume=resume, on_step=on_step, progress=False, code=code)
     return m, s
 
 
