@@ -4,15 +4,19 @@
 
 # %% ../../nbs/36_significance.ipynb #2adaa1ff
 from __future__ import annotations
-import math
+import argparse, hashlib, math, sys
+from pathlib import Path
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 from .metrics import bleu_stats, bleu_from_stats, ngrams, check_records
+from ..data.corpus import read_jsonl, DataError
+from ..core.params import load_params, ParamsError
+
 
 # %% auto #0
 __all__ = ['METRICS', 'COLUMNS', 'response_stats', 'metrics_of', 'check_reproduces', 'paired_bootstrap', 'distinct_randomization',
-           'ablation_table', 'ablation_markdown']
+           'ablation_table', 'ablation_markdown', 'compare_runs', 'compare_main']
 
 # %% ../../nbs/36_significance.ipynb #c1ee9678
 def _ngram_ids(records, n, vocab=None):
@@ -147,3 +151,42 @@ def ablation_markdown(df, level=0.95):
             f"where p < {1 - level:.2f}. PPL: lower is better (a negative difference favours the ablation); every other "
             "column: higher is better. Test-sample noise only: seed-to-seed variation is not included.\n")
     return '\n'.join(lines) + '\n' + note
+
+# %% ../../nbs/36_significance.ipynb #f65956a7
+def _responses(spec):
+    "(name, path, records) of a `NAME=PATH` argument; PATH: a responses.jsonl or the folder holding it."
+    name, sep, path = spec.partition('=')
+    if not sep or not name or not path: raise ValueError(f"{spec!r}: expected NAME=PATH (PATH: responses.jsonl or its folder)")
+    p = Path(path); p = p/'responses.jsonl' if p.is_dir() or not p.suffix else p   # a folder (or a folder's name)
+    if not p.exists(): raise FileNotFoundError(f"{p}: not found (the evaluate stage writes out/<profile>/eval/<run>/responses.jsonl)")
+    return name, p, read_jsonl(p)
+
+def compare_runs(specs, n_boot=1000, seed=0, progress=False):
+    "Every run of `specs` (`NAME=PATH` strings) against the first: (ablation_table DataFrame, Markdown with the files' sha256)."
+    runs = [_responses(s) for s in specs]
+    names = [n for n, _, _ in runs]
+    if len(runs) < 2: raise ValueError("give at least two runs (the first is the base)")
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup: raise ValueError(f"run name(s) given twice: {dup}")
+    df = ablation_table({n: r for n, _, r in runs}, base=names[0], n_boot=n_boot, seed=seed, progress=progress)
+    head = ''.join(f"- `{n}`: `{p}` ({len(r)} responses, sha256 {hashlib.sha256(p.read_bytes()).hexdigest()[:16]})\n" for n, p, r in runs)
+    return df, f"Runs compared (bootstrap seed {seed}):\n\n{head}\n{ablation_markdown(df)}"
+
+def compare_main(argv=None):
+    "Command line `rd-compare BASE=PATH NAME=PATH ... [--out DIR] [--n-boot N] [--seed S] [--params params.yaml]`."
+    ap = argparse.ArgumentParser(prog='rd-compare', description='Compare runs with the first on the same test turns: paired bootstrap of the Table 2 metrics, approximate randomisation of Distinct-1/2.')
+    ap.add_argument('runs', nargs='+', metavar='NAME=PATH', help='responses.jsonl of an evaluate stage (or its folder); the first is the base')
+    ap.add_argument('--out', help='folder for compare.csv and compare.md (default: print only)')
+    ap.add_argument('--n-boot', type=int, default=1000, help='bootstrap draws and randomisation rounds (default 1000)')
+    ap.add_argument('--seed', type=int, default=None, help='bootstrap seed (default: params `seed`, as the report stage)')
+    ap.add_argument('--params', default='params.yaml', help='where the default seed is read')
+    a = ap.parse_args(argv)
+    try:
+        seed = a.seed if a.seed is not None else load_params(a.params)['seed']
+        df, md = compare_runs(a.runs, a.n_boot, seed, progress=sys.stderr.isatty())
+    except (ValueError, FileNotFoundError, KeyError, DataError, ParamsError) as e: sys.exit(f"rd-compare: {e}")
+    print(md)
+    if a.out:
+        out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
+        df.to_csv(out/'compare.csv', index=False); (out/'compare.md').write_text(md)
+        print(f"rd-compare: wrote {out/'compare.csv'} and {out/'compare.md'}", file=sys.stderr)
