@@ -61,3 +61,37 @@ def test_not_yaml(tmp_path):
 def test_unknown_profile_or_variant_argument():
     with pytest.raises(ParamsError, match="profile 'x' is not one of"): load_params(ROOT/'params.yaml', profile='x')
     with pytest.raises(ParamsError, match="variant 'x' is not one of"): load_params(ROOT/'params.yaml', variant='x')
+
+
+# seed replicates: a run trained again with another seed (`replicate_of`); the loader checks the entry, naming the key
+def _rep(r, **kw):
+    "A replicate entry of `full` as `yaml.safe_load` reads `{<<: *full, replicate_of: full, seed: N}`, with `kw` changed."
+    return dict(r['variants']['full'], **{'replicate_of': 'full', **kw})
+
+@pytest.mark.parametrize('mutate, msg', [
+    (lambda r: r['variants'].update(x=_rep(r, seed=9, replicate_of='nope')), "variants.x.replicate_of: 'nope' is not another run of `variants`"),
+    (lambda r: r['variants'].update(x=_rep(r, seed=9, replicate_of='full_s2')), "variants.x.replicate_of: 'full_s2' is itself a replicate"),
+    (lambda r: r['variants'].update(x=_rep(r)), 'variants.x.seed: missing key'),
+    (lambda r: r['variants'].update(x=_rep(r, seed=r['seed'])), f"is a seed of its base run 'full'"),
+    (lambda r: r['variants'].update(x=_rep(r, seed=3)), "variants.x.seed: 3 is already the seed of 'full_s3'"),
+    (lambda r: r['variants'].update(x=_rep(r, seed=9, system='trs')), 'variants.x.system: a replicate sets only `seed`'),
+    (lambda r: r['variants'].update(x=_rep(r, seed=9, paper_row='MIME')), 'variants.x.paper_row: a replicate sets only `seed`'),
+    (lambda r: r['variants'].update(x=_rep(r, seed=9, **{'reflectdiffu.use_emu': False})), 'variants.x.reflectdiffu.use_emu: a replicate sets only `seed`'),
+    (lambda r: r['variants'].update(x={'replicate_of': 'full', 'seed': 9}), 'variants.x.system: missing: a replicate carries every key of its base'),
+])
+def test_replicate_errors_name_the_key(tmp_path, mutate, msg):
+    discover()
+    r = raw(); mutate(r)
+    with pytest.raises(ParamsError) as e: load(tmp_path, r)
+    assert msg in str(e.value), str(e.value)
+
+def test_replicates_load_as_their_base_with_another_seed():
+    from reflectdiffu.core.params import seed_groups, run_seeds
+    P = load_run(ROOT/'params.yaml')
+    groups, seeds = seed_groups(P), run_seeds(P)
+    assert groups['full'][0] == 'full' and len(groups['full']) >= 3 and sorted(r for g in groups.values() for r in g) == sorted(P['variants'])
+    assert len({seeds[r] for r in groups['full']}) == len(groups['full'])          # every seed of a group differs
+    for rep in groups['full'][1:]:
+        Q, B = load_run(ROOT/'params.yaml', 'sample', rep), load_run(ROOT/'params.yaml', 'sample', 'full')
+        assert Q['system'] == B['system'] and Q['seed'] == seeds[rep] != B['seed']
+        assert {k for k in B if B[k] != Q[k]} == {'seed', 'variant'}               # nothing else differs

@@ -4,7 +4,8 @@ import yaml
 from conftest import ROOT
 
 # ReflectDiffu's rows (the runs of params.yaml that train the reflectdiffu system); baselines are read separately
-RD_RUNS = [r for r, v in yaml.safe_load((ROOT/'params.yaml').read_text())['variants'].items() if v['system'] == 'reflectdiffu']
+RD_RUNS = [r for r, v in yaml.safe_load((ROOT/'params.yaml').read_text())['variants'].items()
+           if v['system'] == 'reflectdiffu' and 'replicate_of' not in v]   # seed replicates are not rows of their own
 
 def section(text, title):
     return text.split(f'## {title}\n', 1)[1].split('\n## ', 1)[0].strip()

@@ -99,3 +99,27 @@ def test_write_table2_files(tmp_path):
     assert back.set_index('row').loc['CAB', 'D-2 / dist2'] == pytest.approx(2.95)
     assert back.set_index('row').loc['ours (sample): wo_era', 'source'] == 'missing: '
     assert tex.startswith(r'\begin{table*}') and tex.count(r' \\') == 1 + len(tab)
+
+
+def test_seed_replicates_are_one_row_with_their_spread(tmp_path):
+    "A base run and its replicates: one Table 2 row (their mean, `seeds` evaluated), the spread beside it; one seed: no spread."
+    paper = T.read_paper_table(CSV)
+    groups = {'full': ['full', 'full_s2', 'full_s3'], 'mime': ['mime']}
+    ours = {'full': _metrics(), 'full_s2': {**_metrics(), 'bleu1': 22.0}, 'full_s3': None, 'mime': _metrics()}
+    rows, src, n = T.group_rows(ours, groups, {r: f'{r}.json' for r in ours})
+    assert n == {'full': 2, 'mime': 1} and 'not evaluated: full_s3' in src['full']
+    tab, legend = T.build_table2(paper, rows, 'sample', src, paper_rows={'full': 'ReflectDiffu', 'mime': 'MIME'}, n_seeds=n)
+    (tmp_path/'table2.csv').write_text(T.to_csv(tab, legend))
+    back = T.read_table2_csv(tmp_path/'table2.csv').set_index('row')
+    assert back.loc['ours (sample): full', 'seeds'] == 2 and back.loc['ours (sample): full', 'B-1 / bleu1'] == pytest.approx((_metrics()['bleu1'] + 22.0) / 2, abs=0.006)
+    hl = T.headline_markdown(back.reset_index(), 'sample', {'full': 'ReflectDiffu', 'mime': 'MIME'})
+    assert '**ours: full** (mean of 2 seeds)' in hl and '| **ours: mime** |' in hl
+    sp = T.seed_spread(ours, groups, {'full': 1, 'full_s2': 2, 'full_s3': 3, 'mime': 1}).set_index(['group', 'metric'])
+    assert sp.loc[('full', 'B-1'), 'n_seeds'] == 2 and sp.loc[('full', 'B-1'), 'max'] == 22.0 and sp.loc[('full', 'B-1'), 'not_evaluated'] == 'full_s3'
+    assert sp.loc[('mime', 'B-1'), 'note'] == '1 seed' and pd.isna(sp.loc[('mime', 'B-1'), 'sd'])
+
+
+def test_replicates_are_not_rows_of_their_own():
+    P = load_params(ROOT/'params.yaml')
+    reps = [r for r, v in P['variants'].items() if 'replicate_of' in v]
+    assert reps and not set(reps) & set(T.paper_rows(P))

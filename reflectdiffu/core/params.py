@@ -11,7 +11,7 @@ import yaml
 
 # %% auto #0
 __all__ = ['SCHEMA', 'SYSTEM_SCHEMAS', 'OVERLAYS', 'RUN_KEYS', 'BASE_RUN_SECTIONS', 'ParamsError', 'Key', 'register_schema',
-           'apply_overlay', 'read_yaml', 'check_section', 'validate', 'load_params', 'main']
+           'apply_overlay', 'read_yaml', 'check_section', 'validate', 'load_params', 'seed_groups', 'run_seeds', 'main']
 
 # %% ../../nbs/00_params.ipynb #08100287
 class ParamsError(ValueError):
@@ -263,7 +263,7 @@ def apply_overlay(p, ov):
     "Copy of params `p` with the dotted overrides `ov` applied (a run's `system` entry is not an override)."
     p = copy.deepcopy(p)
     for k, v in ov.items():
-        if k in ('system', 'paper_row'): continue   # a run's own keys (RUN_KEYS), not overrides
+        if k in RUN_KEYS: continue   # a run's own keys (system, paper_row, replicate_of), not overrides
         sec, _, key = k.partition('.')
         if key: p[sec][key] = v
         else: p[sec] = v
@@ -271,10 +271,11 @@ def apply_overlay(p, ov):
 
 # %% ../../nbs/00_params.ipynb #1a45f005
 class _Loader(yaml.SafeLoader):
-    "SafeLoader with YAML 1.2 floats (`1e-9`, `5E+3`) and duplicated keys refused."
+    "SafeLoader with YAML 1.2 floats (`1e-9`, `5E+3`) and duplicated keys refused; merge keys (`<<: *anchor`) are merged as YAML does."
     def construct_mapping(self, node, deep=False):
         seen = {}
         for k, _ in node.value:
+            if k.tag == 'tag:yaml.org,2002:merge': continue   # `<<`: merged by SafeLoader; an explicit key overrides a merged one
             key = self.construct_object(k, deep=True)
             line = k.start_mark.line + 1
             if key in seen: raise ParamsError(f"duplicated key {key!r} (first at line {seen[key]}); YAML would keep only the last value", str(key), line)
@@ -305,14 +306,15 @@ def read_yaml(path)->tuple:
     loader = _Loader(path.read_text(encoding='utf-8'))
     try:
         node = loader.get_single_node()
-        return (loader.construct_document(node) if node is not None else None), _key_lines(node)
+        lines = _key_lines(node)   # before construction: merging (`<<`) rewrites the nodes
+        return (loader.construct_document(node) if node is not None else None), lines
     except ParamsError as e: raise ParamsError(f"{path}:{e.line}: {e}", e.key, e.line) from None
     except yaml.YAMLError as e: raise ParamsError(f"{path}: not valid YAML: {e}") from None
     finally: loader.dispose()
 
 # %% ../../nbs/00_params.ipynb #ba8f8980
 OVERLAYS = ('profiles', 'variants')
-RUN_KEYS = ('system', 'paper_row')   # a run entry's own keys: its system and the paper's Table 2 row it reproduces (optional)
+RUN_KEYS = ('system', 'paper_row', 'replicate_of')   # a run entry's own keys: its system, the paper's Table 2 row it reproduces (optional), the run it replicates (seed replicates)
 BASE_RUN_SECTIONS = ('empathy', 'emotion_probe')   # sections whose `base_run` must be a run of `variants`
 
 def check_section(sec: str, vals, keys: dict) -> dict:
@@ -324,6 +326,45 @@ def check_section(sec: str, vals, keys: dict) -> dict:
         if k not in vals: raise ParamsError(f"{sec}.{k}: missing key", f"{sec}.{k}")
     return {k: spec.check(f"{sec}.{k}", vals[k]) for k, spec in keys.items()}
 
+def _effective_seeds(run: dict, raw: dict) -> set:
+    "The seeds `run` (a raw entry) trains with under each profile of `raw`: its own `seed`, else the profile's, else the top-level one."
+    if 'seed' in run: return {run['seed']}
+    profs = [o for o in (raw.get('profiles') or {}).values() if isinstance(o, dict)] or [{}]
+    return {o.get('seed', raw.get('seed')) for o in profs}
+
+def _check_replicates(runs: dict, raw: dict):
+    """Check the seed replicates of `variants`: an entry with `replicate_of: <base>` is the base run trained again with
+    another `seed`. dvc.yaml reads `${item.system}` of every run, so a replicate carries its base's entry (YAML merge:
+    `full_s2: {<<: *full, replicate_of: full, seed: 2}`); it may add `replicate_of` and `seed` and change nothing else."""
+    for name, r in runs.items():
+        if not isinstance(r, dict) or 'replicate_of' not in r: continue
+        w, base = f"variants.{name}", r['replicate_of']
+        if not isinstance(base, str) or base not in runs or base == name:
+            raise ParamsError(f"{w}.replicate_of: {base!r} is not another run of `variants` ({[k for k in runs if k != name]})", f"{w}.replicate_of")
+        b = runs[base]
+        if not isinstance(b, dict) or not isinstance(b.get('system'), str): continue   # the base's own error comes below
+        if 'replicate_of' in b:
+            raise ParamsError(f"{w}.replicate_of: {base!r} is itself a replicate (of {b['replicate_of']!r}); name the base run", f"{w}.replicate_of")
+        if 'seed' not in r:
+            raise ParamsError(f"{w}.seed: missing key (a replicate is its base run {base!r} trained with another seed)", f"{w}.seed")
+        SCHEMA['top']['seed'].check(f"{w}.seed", r['seed'])
+        how = f"write `{name}: {{<<: *{base}, replicate_of: {base}, seed: {r['seed']}}}` with the anchor `&{base}` on the base entry"
+        for k in sorted(b, key=lambda k: k != 'system'):   # `system` first: dvc.yaml reads it
+            if k != 'seed' and k not in r:
+                raise ParamsError(f"{w}.{k}: missing: a replicate carries every key of its base {base!r} (dvc.yaml reads them, e.g. "
+                                  f"`${{item.system}}`); {how}", f"{w}.{k}")
+        for k in r:
+            if k not in ('replicate_of', 'seed') and (k not in b or r[k] != b[k]):
+                raise ParamsError(f"{w}.{k}: a replicate sets only `seed`; it inherits system, paper_row and every override from its "
+                                  f"base {base!r} ({k}: {b.get(k, '<not set>')!r} there, {r[k]!r} here); {how}", f"{w}.{k}")
+        taken = _effective_seeds(b, raw)
+        if r['seed'] in taken:
+            raise ParamsError(f"{w}.seed: {r['seed']} is a seed of its base run {base!r} (its own `seed`, else the top-level or a profile's); "
+                              f"a replicate needs another", f"{w}.seed")
+        before = list(runs)[:list(runs).index(name)]   # the later of two replicates with one seed is named
+        twin = [o for o in before if isinstance(runs[o], dict) and runs[o].get('replicate_of') == base and runs[o].get('seed') == r['seed']]
+        if twin: raise ParamsError(f"{w}.seed: {r['seed']} is already the seed of {twin[0]!r}, another replicate of {base!r}", f"{w}.seed")
+
 def _validate(raw):
     "`validate` without the location: errors carry the dotted key in `ParamsError.key`."
     if not isinstance(raw, dict): raise ParamsError("top level must be a mapping")
@@ -331,10 +372,12 @@ def _validate(raw):
     runs = raw.get('variants')
     if not isinstance(runs, dict) or not runs: raise ParamsError("variants: missing or empty (expected run name -> system and dotted overrides)", 'variants')
     for name, r in runs.items():   # each run names its system; the system's section must be present
+        if isinstance(r, dict) and 'replicate_of' in r and 'system' not in r: continue   # a replicate without its base's keys: below
         if not isinstance(r, dict) or not isinstance(r.get('system'), str):
             raise ParamsError(f"variants.{name}: expected a mapping with `system: <name>` and dotted overrides", f"variants.{name}")
         if not isinstance(raw.get(r['system']), dict):
             raise ParamsError(f"variants.{name}.system: {r['system']!r} has no params section (expected a top-level mapping {r['system']}:)", f"variants.{name}.system")
+    _check_replicates(runs, raw)   # the bases are sound: each replicate carries its base's entry and sets another seed
     systems = {r['system'] for r in runs.values()}
     known = set(SCHEMA['top']) | (set(SCHEMA) - {'top'}) | set(OVERLAYS) | systems
     for k in raw:
@@ -402,6 +445,17 @@ def load_params(path='params.yaml', profile=None, variant=None):
         p = apply_overlay(p, p['variants'][variant])
         p['variant'], p['system'] = variant, system
     return p
+
+# %% ../../nbs/00_params.ipynb #de40fbc2
+def seed_groups(P: dict) -> dict:
+    "Base run -> [the base, its replicates in params order] for every run of `P['variants']` that is not a replicate (validated params)."
+    runs = P['variants']
+    return {b: [b] + [r for r, v in runs.items() if v.get('replicate_of') == b] for b, v in runs.items() if 'replicate_of' not in v}
+
+def run_seeds(P: dict) -> dict:
+    "Run -> the seed it trains with: its own `seed` override, else `P['seed']` (the active profile's once `load_params` applied it)."
+    return {r: v.get('seed', P['seed']) for r, v in P['variants'].items()}
+
 
 # %% ../../nbs/00_params.ipynb #6f927de4
 def main(argv=None):

@@ -9,16 +9,18 @@ from pathlib import Path
 import pandas as pd
 
 # %% auto #0
-__all__ = ['PAPER_COLS', 'OUR_COLUMNS', 'EXTRA_COLUMNS', 'DECIMALS', 'FLOORS', 'FLOOR_PREFIX', 'paper_rows', 'read_paper_table',
-           'read_our_metrics', 'read_floors', 'floor_rows', 'build_table2', 'to_markdown', 'to_csv', 'to_latex',
-           'write_table2', 'read_table2_csv', 'headline_markdown', 'readme_block', 'replace_readme_block', 'main']
+__all__ = ['PAPER_COLS', 'OUR_COLUMNS', 'EXTRA_COLUMNS', 'DECIMALS', 'FLOORS', 'FLOOR_PREFIX', 'SEEDS_COL', 'SPREAD_COLUMNS',
+           'paper_rows', 'read_paper_table', 'read_our_metrics', 'read_floors', 'floor_rows', 'build_table2',
+           'mean_metrics', 'group_rows', 'seed_values', 'seed_spread', 'seed_spread_markdown', 'write_seed_spread',
+           'plot_seed_spread', 'to_markdown', 'to_csv', 'to_latex', 'write_table2', 'read_table2_csv',
+           'headline_markdown', 'readme_block', 'replace_readme_block', 'main']
 
 # %% ../../nbs/32_tables.ipynb #1b7886b7
 PAPER_COLS = ('B-1', 'B-2', 'B-3', 'B-4', 'BARTScore', 'Acc_emo', 'Acc_intent', 'PPL', 'D-1', 'D-2')
 
 def paper_rows(P: dict) -> dict:
-    "Run -> the paper's Table 2 row it reproduces (`paper_row` of its entry in `variants`; None: no printed counterpart), in params order."
-    return {r: v.get('paper_row') for r, v in P['variants'].items()}
+    "Run -> the paper's Table 2 row it reproduces (`paper_row` of its entry in `variants`; None: no printed counterpart), in params order; seed replicates are not rows of their own (their base's row averages them)."
+    return {r: v.get('paper_row') for r, v in P['variants'].items() if 'replicate_of' not in v}
 
 def read_paper_table(path):
     "The paper's Table 2 from its CSV (header comments `#` skipped); numbers as floats, NaN where not reported."
@@ -55,7 +57,7 @@ EXTRA_COLUMNS = {
     'bartscore': 'BARTScore (mean log-likelihood, negative) with the named checkpoint and direction',
     'hyp_len_mean': 'mean response length in word tokens (floor: human: of the gold responses)',
 }
-DECIMALS = {'BARTScore': 4, 'bartscore': 4}
+DECIMALS = {'BARTScore': 4, 'bartscore': 4, 'seeds': 0}   # seeds: a count
 
 def _bracket_key(metrics, prefix, where):
     "The metric key `prefix[...]` in `metrics` (or bare `prefix` when the metric was skipped)."
@@ -105,9 +107,10 @@ def floor_rows(floors, source=''):
     return {row: dict(floors[b], _source=f"{source}: {what}" if source else what) for b, (row, what) in FLOORS.items()}
 
 # %% ../../nbs/32_tables.ipynb #a047f27e
-def build_table2(paper, ours, profile='?', sources=None, floors=None, floors_source='', paper_rows=None):
-    "Paper rows, our rows, `ours - paper` rows (run -> paper row: `paper_rows`) and the floor rows (if `floors`) in one DataFrame, plus the column legend."
+def build_table2(paper, ours, profile='?', sources=None, floors=None, floors_source='', paper_rows=None, n_seeds=None):
+    "Paper rows, our rows, `ours - paper` rows (run -> paper row: `paper_rows`) and the floor rows (if `floors`) in one DataFrame, plus the column legend; `n_seeds` (run -> evaluated seeds, from `group_rows`) adds the `seeds` column."
     sources, paper_rows = sources or {}, paper_rows or {}
+    if n_seeds is not None: n_seeds = {v: n_seeds.get(v, 0) for v in ours}
     present = {v: m for v, m in ours.items() if m is not None}
     fl = floor_rows(floors, floors_source) if floors is not None else {}
     # a floor that reports a bracketed metric (retrieval: BERTScore) must agree with the variants on its checkpoint
@@ -132,17 +135,20 @@ def build_table2(paper, ours, profile='?', sources=None, floors=None, floors_sou
     if not relevance_like: legend[head['BARTScore']] += '; not an MNLI checkpoint, so not on the paper\'s scale: its difference is left blank'
     if fl: legend['row'] = ('paper rows as printed; `ours (<profile>): <variant>`; `diff: <variant> - <paper row>`; '
                             '`floor: ...` reference rows (reflectdiffu.evaluation.floors, not in the paper), empty where the floor does not apply')
+    if n_seeds is not None: legend[SEEDS_COL] = ('ours rows: how many seeds the row averages (the run and its evaluated seed replicates, `replicate_of` in '
+                                                 'params.yaml; the source names them and any replicate not evaluated); empty for the paper and floor rows')
     rows = []
     for _, r in paper.iterrows():
         rows.append({'row': r.model, 'source': r.source, **{head[c]: r[c] for c in PAPER_COLS}, **{extras[k]: float('nan') for k in extras}})
     for v, m in ours.items():
         src = sources.get(v, '')
         if m is None:
-            rows.append({'row': f'ours ({profile}): {v}', 'source': f'missing: {src}'}); continue
+            rows.append({'row': f'ours ({profile}): {v}', 'source': f'missing: {src}', **({SEEDS_COL: 0} if n_seeds is not None else {})}); continue
         miss = [k for c, k in keys.items() if c != 'BARTScore' and k not in m]
         if miss: raise KeyError(f"metrics of variant {v!r} ({src}) lack {miss}")
         ourv = {head[c]: _num(m.get(k)) for c, k in keys.items()}
-        rows.append({'row': f'ours ({profile}): {v}', 'source': src, **ourv, **{extras[k]: _num(m.get(extras[k])) for k in extras}})
+        rows.append({'row': f'ours ({profile}): {v}', 'source': src, **ourv, **{extras[k]: _num(m.get(extras[k])) for k in extras},
+                     **({SEEDS_COL: n_seeds.get(v, 1)} if n_seeds is not None else {})})
         pm = paper_rows.get(v)
         if pm is None or pm not in set(paper.model): continue
         pr = paper.set_index('model').loc[pm]
@@ -152,8 +158,125 @@ def build_table2(paper, ours, profile='?', sources=None, floors=None, floors_sou
     for name, m in fl.items():
         rows.append({'row': name, 'source': m['_source'], **{head[c]: _num(m.get(k)) for c, k in keys.items()},
                      **{extras[k]: _num(m.get(extras[k])) for k in extras}})
-    cols = ['row', 'source', *head.values(), *extras.values()]
+    cols = ['row', 'source', *head.values(), *extras.values(), *([SEEDS_COL] if n_seeds is not None else [])]
     return pd.DataFrame(rows, columns=cols), legend
+
+# %% ../../nbs/32_tables.ipynb #31d0514c
+SEEDS_COL = 'seeds'   # Table 2 column: evaluated seeds a row averages
+
+def _is_num(x): return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+def mean_metrics(metrics: dict) -> dict:
+    "One metrics dict from several runs' (`metrics`: run -> dict, all evaluated): numbers averaged, other values kept when equal; keys must agree."
+    (r0, m0), *rest = metrics.items()
+    for r, m in rest:
+        if set(m) != set(m0): raise ValueError(f"metrics of runs {r0!r} and {r!r} have different keys: {sorted(set(m) ^ set(m0))} (evaluated differently?)")
+    out = {}
+    for k, v0 in m0.items():
+        vals = [m[k] for m in metrics.values()]
+        if all(v is None for v in vals): out[k] = None
+        elif all(_is_num(v) for v in vals): out[k] = sum(vals) / len(vals)
+        elif all(v == v0 for v in vals): out[k] = v0
+        elif k.endswith('.status') or not any(_is_num(v) for v in vals): out[k] = ' | '.join(f'{r}: {m[k]}' for r, m in metrics.items())
+        else: raise ValueError(f"metric {k!r}: a number in some runs, not in others ({dict(zip(metrics, vals))})")
+    return out
+
+def group_rows(ours: dict, groups: dict, sources: dict = None) -> tuple[dict, dict, dict]:
+    """Per base run of `groups` (base -> [base, replicates], `seed_groups`): the mean of the metrics of its evaluated runs
+    (`ours`: run -> metrics or None, `read_our_metrics`), its source and its number of evaluated seeds. A group without an
+    evaluated run is None (a `missing` row); a replicate that was not evaluated is named in the source."""
+    sources = sources or {}
+    rows, srcs, n = {}, {}, {}
+    for b, runs in groups.items():
+        done = {r: ours[r] for r in runs if ours.get(r) is not None}
+        miss = [r for r in runs if ours.get(r) is None]
+        n[b] = len(done)
+        if not done: rows[b], srcs[b] = None, sources.get(b, ''); continue
+        rows[b] = mean_metrics(done) if len(done) > 1 else next(iter(done.values()))
+        s = '; '.join(sources.get(r, r) for r in done)
+        if len(runs) > 1: s = f"mean of {len(done)} seed{'s' * (len(done) > 1)} ({', '.join(done)}): {s}"
+        if miss: s += '; not evaluated: ' + ', '.join(f"{r} ({sources.get(r, '?')})" for r in miss)
+        srcs[b] = s
+    return rows, srcs, n
+
+
+# %% ../../nbs/32_tables.ipynb #90245d2d
+SPREAD_COLUMNS = ['group', 'metric', 'key', 'n_seeds', 'mean', 'sd', 'min', 'max', 'seeds', 'runs', 'not_evaluated', 'note']
+
+def seed_values(ours: dict, groups: dict, seeds: dict) -> pd.DataFrame:
+    "One row per evaluated run and Table 2 metric: group, run, seed (`run_seeds`), metric (paper column), key (ours), value; empty values left out."
+    out = []
+    for b, runs in groups.items():
+        for r in runs:
+            m = ours.get(r)
+            if m is None: continue
+            for col, (key, _) in OUR_COLUMNS.items():
+                k = _bracket_key(m, key, f'run {r}') if key == 'bertscore_f1' else key
+                v = m.get(k)
+                if _is_num(v) and not math.isnan(v): out.append(dict(group=b, run=r, seed=seeds.get(r), metric=col, key=k, value=float(v)))
+    return pd.DataFrame(out, columns=['group', 'run', 'seed', 'metric', 'key', 'value'])
+
+def seed_spread(ours: dict, groups: dict, seeds: dict) -> pd.DataFrame:
+    "Per group and Table 2 metric: evaluated seeds, mean, sample sd, min, max; one seed: `1 seed`, no spread; replicates not evaluated named."
+    vals, out = seed_values(ours, groups, seeds), []
+    for b, runs in groups.items():
+        miss = [r for r in runs if ours.get(r) is None]
+        for col in OUR_COLUMNS:
+            v = vals[(vals.group == b) & (vals.metric == col)]
+            if v.empty: continue   # not applicable (no emotion head) or no run evaluated
+            n, x = len(v), v.value
+            note = [f'{n} seeds' if n > 1 else '1 seed'] + ([f"not evaluated: {', '.join(miss)}"] if miss else [])
+            out.append(dict(group=b, metric=col, key=v.key.iloc[0], n_seeds=n, mean=x.mean(), sd=x.std(ddof=1) if n > 1 else float('nan'),
+                            min=x.min() if n > 1 else float('nan'), max=x.max() if n > 1 else float('nan'),
+                            seeds=' '.join(str(s) for s in v.seed), runs=' '.join(v.run), not_evaluated=' '.join(miss), note='; '.join(note)))
+    return pd.DataFrame(out, columns=SPREAD_COLUMNS)
+
+def seed_spread_markdown(df: pd.DataFrame, title: str = '') -> str:
+    "Groups with two or more seeds: `mean ± sd [min, max] (n)` per metric; the groups with one seed listed; replicates not evaluated named."
+    out = [f'# {title}', ''] if title else []
+    multi = df[df.n_seeds > 1]
+    if multi.empty: out.append('*No run has two evaluated seeds: no spread to show.*')
+    else:
+        cols = [c for c in OUR_COLUMNS if c in set(multi.metric)]
+        out += ['| group | seeds | ' + ' | '.join(cols) + ' |', '|---|---|' + '---:|' * len(cols)]
+        for g, d in multi.groupby('group', sort=False):
+            d = d.set_index('metric'); dec = lambda c: next((v for k, v in DECIMALS.items() if c.startswith(k)), 2)
+            cell = lambda c: (f"{d.loc[c, 'mean']:.{dec(c)}f} ± {d.loc[c, 'sd']:.{dec(c)}f} [{d.loc[c, 'min']:.{dec(c)}f}, {d.loc[c, 'max']:.{dec(c)}f}]"
+                              if c in d.index else '—')
+            out.append(f"| {g} | {d.seeds.iloc[0]} | " + ' | '.join(cell(c) for c in cols) + ' |')
+        out += ['', 'Cells: mean ± sample standard deviation (n - 1) [min, max] over the evaluated seeds; `seeds`: their seed values.']
+    one = list(dict.fromkeys(df[df.n_seeds == 1].group))
+    if one: out += ['', f"1 seed (no spread): {', '.join(one)}."]
+    miss = df[df.not_evaluated != ''].drop_duplicates('group')
+    if len(miss): out += ['', 'Replicates not evaluated (left out of the mean): ' + '; '.join(f"{g}: {m.replace(' ', ', ')}" for g, m in zip(miss.group, miss.not_evaluated)) + '.']
+    return '\n'.join(out) + '\n'
+
+def write_seed_spread(df: pd.DataFrame, out_dir, title: str = '') -> dict:
+    "Write `seed_spread.csv` and `seed_spread.md` under `out_dir`; returns the paths."
+    out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {ext: out_dir / f'seed_spread.{ext}' for ext in ('csv', 'md')}
+    df.to_csv(paths['csv'], index=False, float_format='%.6g'); paths['md'].write_text(seed_spread_markdown(df, title))
+    return paths
+
+def plot_seed_spread(values: pd.DataFrame, path=None, title: str = 'Table 2 metrics over seeds (one point per seed, bar: mean ± sd)'):
+    "One panel per Table 2 metric: each group's seeds as points (seaborn strip plot) and their mean ± sd (point plot)."
+    import matplotlib.pyplot as plt, seaborn as sns
+    cols = [c for c in OUR_COLUMNS if c in set(values.metric)] or ['B-1']
+    ncol = min(5, len(cols)); nrow = -(-len(cols) // ncol)
+    order = list(dict.fromkeys(values.group))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3.2 * ncol, 3.0 * nrow), squeeze=False)
+    for ax, c in zip(axes.flat, cols):
+        v = values[values.metric == c]
+        if len(v):
+            sns.stripplot(data=v, x='group', y='value', order=order, ax=ax, color='0.3', size=5, jitter=0.15)
+            sns.pointplot(data=v, x='group', y='value', order=order, ax=ax, errorbar='sd', linestyle='none', color='C3', marker='_', markersize=14)
+        ax.set_title(c if v.empty else f'{c} / {v.key.iloc[0]}'[:40], fontsize=9); ax.set_xlabel(''); ax.set_ylabel('')
+        ax.tick_params(axis='x', labelrotation=90, labelsize=7)
+    for ax in list(axes.flat)[len(cols):]: ax.axis('off')
+    fig.suptitle(title, fontsize=10); fig.tight_layout()
+    if path is not None: Path(path).parent.mkdir(parents=True, exist_ok=True); fig.savefig(path, dpi=110)
+    return fig
+
 
 # %% ../../nbs/32_tables.ipynb #443bda09
 def _fmt(x, col):
@@ -231,7 +354,9 @@ def headline_markdown(df, profile, paper_rows):
         ours = f'ours ({profile}): {v}'
         ran = ours in rows.index and not str(rows.loc[ours, 'source']).startswith('missing')
         cells = [_fmt(rows.loc[ours, by[c]], by[c]) or '—' for c in PAPER_COLS] if ran else ['not run'] * len(PAPER_COLS)   # —: not applicable (e.g. Acc_emo of a system without an emotion head)
-        out.append(f'| **ours: {v}** | ' + ' | '.join(cells) + ' |')
+        n = rows.loc[ours, SEEDS_COL] if ran and SEEDS_COL in rows.columns else 1
+        mean = f' (mean of {int(n)} seeds)' if n == n and n > 1 else ''   # n == n: not NaN
+        out.append(f'| **ours: {v}**{mean} | ' + ' | '.join(cells) + ' |')
     for f in [r for r in rows.index if str(r).startswith(FLOOR_PREFIX)]:
         out.append(f'| {f} | ' + ' | '.join(_fmt(rows.loc[f, by[c]], by[c]) or '—' for c in PAPER_COLS) + ' |')
     return '\n'.join(out) + '\n'
