@@ -112,6 +112,14 @@ def test_floors_reading_matches_the_table():
         for c in ('Acc_emo', 'Acc_intent'):
             side = 'below' if ours(v, c) < fl('bag-of-words', c) else 'above'
             assert re.search(rf'`{v}`[^.]*{side} the bag-of-words floor on [^.]*{c}', text), (v, c, side)
+    base = [v for v, e in yaml.safe_load((ROOT/'params.yaml').read_text())['variants'].items()
+            if e['system'] != 'reflectdiffu' and 'replicate_of' not in e and f'ours (full): {v}' in df.index]
+    num = lambda x: isinstance(x, (int, float)) and x == x
+    emo = [v for v in base if num(df.loc[f'ours (full): {v}', col['Acc_emo']])]   # the baselines that predict the emotion and ran
+    assert emo, 'no baseline with an Acc_emo on the full data'
+    for v in emo:      # the same rule for the baselines that predict the emotion
+        side = 'below' if ours(v, 'Acc_emo') < fl('bag-of-words', 'Acc_emo') else 'above'
+        assert re.search(rf'`{v}`[^.]*{side} the bag-of-words floor on [^.]*Acc_emo', text), (v, side)
     claim = 'scores lower than every row of ours on BLEU-1..4 and the relevance column, and far higher on Distinct-1/2'
     assert claim in text, 'README floors paragraph reworded: update tests/test_readme.py'
     for c in ['B-1', 'B-2', 'B-3', 'B-4', 'BARTScore']: assert all(fl('retrieval', c) < ours(v, c) for v in ran), c
@@ -246,6 +254,41 @@ def test_mime_reading_matches_the_files():
     rb, rp = num(rf"far from the paper's ReflectDiffu \(BLEU-1 {n}, PPL {n}\)")
     assert (rb, rp) == (float(paper.loc['ReflectDiffu', 'B-1']), float(paper.loc['ReflectDiffu', 'PPL']))
     assert rb - m['full']['bleu1'] > 3 and m['full']['ppl'] - rp > 5
+
+
+def test_mtrs_reading_matches_the_files():
+    "The README's reading of mtrs against full, the paper's MTRS row and trs: every number is in the files it names."
+    import pandas as pd
+    t = ' '.join((ROOT/'README.md').read_text().split())
+    R = ROOT/'reports/full'
+    sig = pd.read_csv(R/'significance.csv').set_index(['system', 'metric'])
+    cmp = pd.read_csv(R/'compare/mtrs_vs_trs/compare.csv').set_index(['system', 'metric'])
+    esig = pd.read_csv(R/'empathy_significance.csv').set_index(['system', 'metric'])
+    emp = pd.read_csv(R/'empathy.csv').set_index('system')
+    paper = pd.read_csv(ROOT/'reports/paper_table2.csv', comment='#').set_index('model')
+    m = json.loads((R/'eval/mtrs/metrics.json').read_text())
+    close = lambda a, b: abs(a - b) < 0.0051
+    ci = lambda s, metric: [round(float(s.loc[('mtrs', metric), k]), 2) for k in ('diff', 'lo', 'hi')]
+    n = r'([+-]?[\d.]+)'
+    num = lambda pattern: [float(g) for g in _claim(t, pattern)]
+    b1, pp, acc, d2 = num(rf'the paper\'s MTRS row\), scores BLEU-1 {n}, PPL {n}, Acc_emo {n} and Distinct-2 {n}\.')
+    assert [b1, pp, acc, d2] == [round(m[k], 2) for k in ('bleu1', 'ppl', 'acc_emo', 'dist2')]
+    got = num(rf'BLEU-1 {n} \[{n}, {n}\], PPL {n} \[{n}, {n}\], Acc_emo {n} \[{n}, {n}\], Distinct-2 {n} \(randomisation p {n}\) '
+              rf'and Emp-F1 {n} \[{n}, {n}\] \(F1 ER {n} against {n}\)')
+    assert got[:9] == ci(sig, 'bleu1') + ci(sig, 'ppl') + ci(sig, 'acc_emo')
+    assert got[9:11] == [round(float(sig.loc[('mtrs', 'dist2'), 'diff']), 2), round(float(sig.loc[('mtrs', 'dist2'), 'p']), 3)]
+    assert got[11:14] == ci(esig, 'emp_f1') and close(got[14], emp.loc['mtrs', 'F1 ER']) and close(got[15], emp.loc['full', 'F1 ER'])
+    assert got[1] > 0 and got[5] < 0 and got[8] < 0 and got[10] >= 0.05 and got[13] < 0   # read as differences / as no difference
+    pr = num(rf'printed MTRS row \(BLEU-1 {n}, PPL {n}, Acc_emo {n}, Distinct-2 {n}\) ours is better on all four')
+    assert pr == [float(paper.loc['MTRS', c]) for c in ('B-1', 'PPL', 'Acc_emo', 'D-2')]
+    assert m['bleu1'] > pr[0] and m['ppl'] < pr[1] and m['acc_emo'] > pr[2] and m['dist2'] > pr[3]
+    c = num(rf'costs BLEU-1 {n} \[{n}, {n}\] and PPL {n} \[{n}, {n}\] and adds Distinct-2 {n} \(p {n}\)')
+    r = lambda metric, cols: [round(float(cmp.loc[('mtrs', metric), k]), 3 if k == 'p' else 2) for k in cols]
+    assert c == r('bleu1', ('diff', 'lo', 'hi')) + r('ppl', ('diff', 'lo', 'hi')) + r('dist2', ('diff', 'p'))
+    assert c[2] < 0 and c[4] > 0 and c[7] < 0.05
+    floor = num(rf'below the bag-of-words floor \({n}\)\. \*\*Against MIME')
+    bow = json.loads((R/'floors/metrics.json').read_text())['bow']['acc_emo']
+    assert close(floor[0], bow) and floor[0] > m['acc_emo']
 
 
 def test_emotion_probe_reading_matches_the_files():
