@@ -162,14 +162,14 @@ def _responses(spec):
     return name, p, read_jsonl(p)
 
 def compare_runs(specs, n_boot=1000, seed=0, progress=False):
-    "Every run of `specs` (`NAME=PATH` strings) against the first: (ablation_table DataFrame, Markdown with the files' sha256)."
+    "Every run of `specs` (`NAME=PATH` strings) against the first: (ablation_table DataFrame, Markdown naming each file with its md5, the hash dvc.lock records)."
     runs = [_responses(s) for s in specs]
     names = [n for n, _, _ in runs]
     if len(runs) < 2: raise ValueError("give at least two runs (the first is the base)")
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup: raise ValueError(f"run name(s) given twice: {dup}")
     df = ablation_table({n: r for n, _, r in runs}, base=names[0], n_boot=n_boot, seed=seed, progress=progress)
-    head = ''.join(f"- `{n}`: `{p}` ({len(r)} responses, sha256 {hashlib.sha256(p.read_bytes()).hexdigest()[:16]})\n" for n, p, r in runs)
+    head = ''.join(f"- `{n}`: `{p}` ({len(r)} responses, md5 {hashlib.md5(p.read_bytes()).hexdigest()})\n" for n, p, r in runs)
     return df, f"Runs compared (bootstrap seed {seed}):\n\n{head}\n{ablation_markdown(df)}"
 
 def compare_main(argv=None):
