@@ -7,11 +7,13 @@ from __future__ import annotations
 import json, math, re
 from pathlib import Path
 import numpy as np
+from ..data.corpus import read_jsonl
 
 # %% auto #0
 __all__ = ['PAPER_CASES', 'MAIN_TERMS', 'reflection_stats', 'reflection_by_run', 'reflection_markdown', 'find_case',
            'pick_reflection_cases', 'case_table', 'variants_table', 'confusion_matrix', 'plot_confusion', 'read_tsv',
-           'ema', 'plot_training_curves', 'plot_run_training']
+           'ema', 'plot_training_curves', 'plot_run_training', 'run_labels', 'load_responses', 'reflection_report',
+           'case_studies_markdown', 'emotion_confusion_figure', 'training_logs', 'report_markdown']
 
 # %% ../../nbs/34_analysis.ipynb #17db7a43
 def _pct(a, n): return round(100.0 * a / n, 4) if n else None
@@ -222,3 +224,76 @@ def plot_run_training(log: dict, val: dict, best_step: int, clip_norm: float = 0
     for a in ax.flat: a.set_xlabel('step')
     fig.suptitle(title); fig.tight_layout()
     return fig
+
+# %% ../../nbs/34_analysis.ipynb #719c976f
+def run_labels(paper_rows: dict) -> dict:
+    "Run -> its name in the report: `ours: <run>`, followed by the paper row it reproduces in parentheses when it has one."
+    return {v: f"ours: {v}" + (f" ({row})" if row else '') for v, row in paper_rows.items()}
+
+def load_responses(runs, eval_dir, allow_missing: bool = False):
+    "(records: run -> its response records, missing: run -> path) from `eval_dir/<run>/responses.jsonl`; a missing file is an error unless `allow_missing`."
+    records, missing = {}, {}
+    for v in runs:
+        p = Path(eval_dir)/v/'responses.jsonl'
+        if p.exists(): records[v] = read_jsonl(p)
+        elif not allow_missing: raise FileNotFoundError(f"{p}: no responses for variant {v} (run `dvc repro evaluate@{v}`)")
+        else: missing[v] = str(p)
+    return records, missing
+
+# %% ../../nbs/34_analysis.ipynb #d7c3cf3a
+def reflection_report(reflection: dict, records: dict, names: dict) -> str:
+    "Markdown of `reflection_by_run`'s `reflection`: per run a heading with its name in `names` and its number of `records`, then its table."
+    return '\n\n'.join(f"### {names[v]} ({len(records[v])} test responses)\n\n" + reflection_markdown(s) for v, s in reflection.items())
+
+# %% ../../nbs/34_analysis.ipynb #7f6048a5
+def _paper_case(query: str, main: list, records: dict, names: dict, profile: str):
+    "(Markdown, id of the example shown or None) of the case-study query `query` on the main run's records `main`."
+    paper = PAPER_CASES.get(' '.join(query.lower().split()))
+    title = f"## {paper['table'] if paper else 'Case'}: \"{query}\""
+    rec = find_case(main, query)
+    if rec is None: return f"{title}\n\n*Absent: no test example of profile `{profile}` has this context.*", None
+    note = f"\n\nNote: {paper['note']}." if paper and paper.get('note') else ''
+    return (f"{title} (`{rec['id']}`)\n\n{case_table(rec, paper)}{note}\n\nAll our variants:\n\n"
+            f"{variants_table(rec['id'], records, names)}"), rec['id']
+
+def case_studies_markdown(records: dict, variant: str, names: dict, queries, n_reflection: int, profile: str) -> str:
+    "`case_studies.md` (without its final newline): the `queries` and up to `n_reflection` reflection cases of run `variant`."
+    parts, main = [f"# Case studies (profile {profile}, variant {variant})\n"], records.get(variant)
+    if main is None: return '\n\n'.join(parts + [f"*No responses of the variant {variant}.*"])
+    shown = []
+    for q in queries:
+        text, shown_id = _paper_case(q, main, records, names, profile)
+        parts.append(text); shown += [shown_id] if shown_id else []
+    for rec in pick_reflection_cases(main, n_reflection, exclude=shown):
+        kind = 'corrected' if rec['intent_twice'] == rec['intent'] and rec['intent_first'] != rec['intent'] else 'changed'
+        parts.append(f"## Reflection {kind} the intent (`{rec['id']}`)\n\n{case_table(rec)}")
+    if not pick_reflection_cases(main, 1, exclude=shown): parts.append("*No test example where Intent_twice differs from Intent_first.*")
+    return '\n\n'.join(parts)
+
+# %% ../../nbs/34_analysis.ipynb #d4570916
+def emotion_confusion_figure(records, labels, name: str, profile: str, path=None):
+    "`plot_confusion` of the gold vs predicted emotions of `records` (the run called `name`), or None without records or predicted emotions."
+    if not records or records[0]['emotion_pred'] is None: return None
+    cm = confusion_matrix([r['emotion'] for r in records], [r['emotion_pred'] for r in records], labels)
+    return plot_confusion(cm, labels, path, title=f'Emotion confusion, {name}, test split ({len(records)} examples, profile {profile})')
+
+def training_logs(runs, train_dir, skip=()):
+    "(logs: run -> (`read_tsv` of log.tsv, of valid.tsv or None), notes: run -> why it is left out) from `train_dir/<run>/`."
+    logs, notes = {}, {}
+    for v in runs:
+        d = Path(train_dir)/v
+        if v in skip: notes[v] = 'not evaluated (allow_missing), its training curve is left out'
+        elif not (d/'log.tsv').exists(): notes[v] = f"no training log at {d/'log.tsv'}"
+        else: logs[v] = (read_tsv(d/'log.tsv'), read_tsv(d/'valid.tsv') if (d/'valid.tsv').exists() else None)
+    return logs, notes
+
+# %% ../../nbs/34_analysis.ipynb #f5e10e26
+def report_markdown(profile: str, table2_md: str, reflection_md: str, spread_md: str, base: str, significance_md: str, heatmap: bool) -> str:
+    "`report.md`: the Markdown of the sections (Table 2, intent reflection, seed spread, significance against `base`) and the figures."
+    parts = [f"# Report, profile {profile}\n", table2_md, "## Intent first vs intent twice\n", reflection_md,
+             "## Seed spread\n", spread_md, "![seed spread](figures/seed_spread.png)\n",
+             "## Every run minus " + base + " (paired bootstrap, randomisation)\n", significance_md,
+             "## Figures\n", "![emotion confusion](figures/emotion_confusion.png)\n", "![training curves](figures/training_curves.png)\n",
+             "![Figure 3](figures/intent_heatmap.png)\n" if heatmap else "*Figure 3 heatmap not available.*\n",
+             "Case studies: [case_studies.md](case_studies.md)\n"]
+    return '\n'.join(p.rstrip('\n') + '\n' for p in parts)   # one blank line between parts

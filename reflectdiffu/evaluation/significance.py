@@ -4,7 +4,7 @@
 
 # %% ../../nbs/36_significance.ipynb #2adaa1ff
 from __future__ import annotations
-import argparse, hashlib, math, sys
+import argparse, hashlib, json, math, sys
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -16,7 +16,8 @@ from ..core.params import load_params, ParamsError
 
 # %% auto #0
 __all__ = ['METRICS', 'COLUMNS', 'response_stats', 'metrics_of', 'check_reproduces', 'paired_bootstrap', 'distinct_randomization',
-           'ablation_table', 'ablation_markdown', 'compare_runs', 'compare_main']
+           'ablation_table', 'ablation_markdown', 'check_all_reproduce', 'significance_section', 'compare_runs',
+           'compare_main']
 
 # %% ../../nbs/36_significance.ipynb #c1ee9678
 def _ngram_ids(records, n, vocab=None):
@@ -151,6 +152,18 @@ def ablation_markdown(df, level=0.95):
             f"where p < {1 - level:.2f}. PPL: lower is better (a negative difference favours the ablation); every other "
             "column: higher is better. Test-sample noise only: seed-to-seed variation is not included.\n")
     return '\n'.join(lines) + '\n' + note
+
+# %% ../../nbs/36_significance.ipynb #f5fafab9
+def check_all_reproduce(stats: dict, metrics_dir) -> None:
+    "Raise, naming the run, unless every run's per-response `stats` ({run: `response_stats`}) reproduce its `metrics_dir/<run>/metrics.json`."
+    for v, s in stats.items():
+        check_reproduces(s, json.loads((Path(metrics_dir)/v/'metrics.json').read_text()), f"run {v}: responses.jsonl vs metrics.json")
+
+def significance_section(records: dict, base: str, seed: int, stats: dict = None, n_boot: int = 1000, progress: bool = True):
+    "(`ablation_table` of every run of `records` minus `base`, its Markdown); without responses of `base`, an empty table and a sentence."
+    if base not in records: return pd.DataFrame(), f"*No responses of the main variant {base}: nothing to compare with.*\n"
+    table = ablation_table(records, base=base, n_boot=n_boot, seed=seed, progress=progress, stats=stats)
+    return table, ablation_markdown(table)
 
 # %% ../../nbs/36_significance.ipynb #f65956a7
 def _responses(spec):
