@@ -291,6 +291,22 @@ def test_mtrs_reading_matches_the_files():
     assert close(floor[0], bow) and floor[0] > m['acc_emo']
 
 
+def test_e_w_init_probe_reading_matches_the_files():
+    "The README's reading of the GloVe-50d probe: every number is the one in reports/full/levers/e_w_init_probe/emotion_probe.json."
+    t = ' '.join((ROOT/'README.md').read_text().split())
+    rec = json.loads((ROOT/'reports/full/levers/e_w_init_probe/emotion_probe.json').read_text())
+    B = {k: round(v['test_acc'], 2) for k, v in rec['blocks'].items()}
+    C = {(c['a'], c['b']): [round(c[k], 2) for k in ('diff', 'lo', 'hi')] for c in rec['comparisons']}
+    n = r'([+-]?[\d.]+)'
+    got = [float(g) for g in _claim(t, rf'\(6B, 50-d; {n}% of the context tokens found\) gives a mean-of-words probe of {n}, below the '
+                                       rf'MiniLM-derived init we use \({n} \[{n}, {n}\]\) and below that init cut to its top 50 principal '
+                                       rf'directions \({n} \[{n}, {n}\]\)')]
+    assert got[0] == round(min(rec['glove50_coverage'][s]['coverage_pct'] for s in ('train', 'valid', 'test')))   # the lowest split, rounded
+    assert got[1] == B['glove50'] and got[2:5] == C[('glove50', 'emb_init')] and got[5:8] == C[('glove50', 'emb_init_pca50')]
+    assert got[4] < 0 and got[7] < 0   # read as "below": both intervals exclude 0
+    assert B['emb_init'] == json.loads((ROOT/'reports/full/emotion_probe.json').read_text())['blocks']['emb_init']['test_acc'].__round__(2)
+
+
 def test_emotion_probe_reading_matches_the_files():
     "The README's reading of the emotion probes: every number is the one in reports/full/emotion_probe.json."
     t = ' '.join((ROOT/'README.md').read_text().split())
