@@ -307,6 +307,30 @@ def test_e_w_init_probe_reading_matches_the_files():
     assert B['emb_init'] == json.loads((ROOT/'reports/full/emotion_probe.json').read_text())['blocks']['emb_init']['test_acc'].__round__(2)
 
 
+def test_era_d_r_lever_reading_matches_the_files():
+    "The README's reading of the era.d_r = 384 lever: every number is in reports/full/levers/era_d_r_384 (rd-compare, control.json)."
+    import pandas as pd
+    t = ' '.join((ROOT/'README.md').read_text().split())
+    L = ROOT/'reports/full/levers/era_d_r_384'
+    cmp = pd.read_csv(L/'compare.csv').set_index(['system', 'metric'])
+    assert '\n+  d_r: 384 ' in (L/'params.diff').read_text()   # the lever's only change besides the profile
+    assert json.loads((L/'era_metrics.json').read_text())['cache']['d_r'] == 384
+    ci = lambda metric: [round(float(cmp.loc[('era_d_r_384', metric), k]), 2) for k in ('diff', 'lo', 'hi')]
+    n = r'([+-]?[\d.]+)'
+    got = [float(g) for g in _claim(t, rf'Acc_emo does not rise: {n} \[{n}, {n}\] against `full`\. BLEU-1 falls, {n} \[{n}, {n}\], '
+                                       rf'PPL rises, {n} \[{n}, {n}\], the final-intent accuracy falls, {n} \[{n}, {n}\], and so does '
+                                       rf'Distinct-2, {n} \(p {n}\); the forced-intent control is {n}% \({n}% for `full`\)')]
+    assert got[:12] == ci('acc_emo') + ci('bleu1') + ci('ppl') + ci('acc_intent_pred')
+    assert got[1] < 0 < got[2]                                  # "does not rise": the interval includes 0
+    assert got[5] < 0 and got[7] > 0 and got[11] < 0            # falls / rises / falls: the intervals exclude 0
+    d2 = cmp.loc[('era_d_r_384', 'dist2')]
+    assert got[12:14] == [round(float(d2['diff']), 2), round(float(d2['p']), 3)] and got[12] < 0 and got[13] < 0.05
+    ctl = lambda p: round(json.loads(p.read_text())['control_success'], 2)
+    assert got[14:] == [ctl(L/'eval/control.json'), ctl(ROOT/'reports/full/eval/full/control.json')]
+    base = json.loads((ROOT/'reports/full/eval/full/metrics.json').read_text())
+    assert abs(float(cmp.loc[('era_d_r_384', 'acc_emo'), 'a']) - base['acc_emo']) < 1e-6   # the base of the comparison is the committed full row
+
+
 def test_emotion_probe_reading_matches_the_files():
     "The README's reading of the emotion probes: every number is the one in reports/full/emotion_probe.json."
     t = ' '.join((ROOT/'README.md').read_text().split())
