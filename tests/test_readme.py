@@ -223,8 +223,9 @@ def test_empathy_block_and_reading_match_the_files():
     assert (x, y) == (share('full', 'IP'), share('human', 'IP')) and x < y
 
 
-def test_mime_reading_matches_the_files():
-    "The README's reading of mime against full and against the paper's MIME row: every number is in the files it names."
+def _baseline(run):
+    """What a README baseline reading is checked against: the text, reports/full, the paired intervals of `run` vs full
+    (metrics, empathy), the empathy table, the paper's Table 2, a closeness test and a matcher of the sentence's numbers."""
     import pandas as pd
     t = ' '.join((ROOT/'README.md').read_text().split())
     R = ROOT/'reports/full'
@@ -232,11 +233,16 @@ def test_mime_reading_matches_the_files():
     esig = pd.read_csv(R/'empathy_significance.csv').set_index(['system', 'metric'])
     emp = pd.read_csv(R/'empathy.csv').set_index('system')
     paper = pd.read_csv(ROOT/'reports/paper_table2.csv', comment='#').set_index('model')
-    m = {v: json.loads((R/f'eval/{v}/metrics.json').read_text()) for v in ('full', 'mime')}
     close = lambda a, b: abs(a - b) < 0.0051
-    ci = lambda s, metric: [round(float(s.loc[('mime', metric), k]), 2) for k in ('diff', 'lo', 'hi')]
-    n = r'([+-]?[\d.]+)'
+    ci = lambda s, metric: [round(float(s.loc[(run, metric), k]), 2) for k in ('diff', 'lo', 'hi')]
     num = lambda pattern: [float(g) for g in _claim(t, pattern)]
+    return t, R, sig, esig, emp, paper, close, ci, r'([+-]?[\d.]+)', num
+
+
+def test_mime_reading_matches_the_files():
+    "The README's reading of mime against full and against the paper's MIME row: every number is in the files it names."
+    t, R, sig, esig, emp, paper, close, ci, n, num = _baseline('mime')
+    m = {v: json.loads((R/f'eval/{v}/metrics.json').read_text()) for v in ('full', 'mime')}
     for name, key in (('BLEU-1', 'bleu1'), ('PPL', 'ppl'), ('Acc_emo', 'acc_emo')):
         a, b, d, lo, hi = num(rf'on {name}, {n} against {n} \({n} \[{n}, {n}\]\)')
         assert close(a, m['mime'][key]) and close(b, m['full'][key]) and [d, lo, hi] == ci(sig, key), name
@@ -259,18 +265,9 @@ def test_mime_reading_matches_the_files():
 def test_mtrs_reading_matches_the_files():
     "The README's reading of mtrs against full, the paper's MTRS row and trs: every number is in the files it names."
     import pandas as pd
-    t = ' '.join((ROOT/'README.md').read_text().split())
-    R = ROOT/'reports/full'
-    sig = pd.read_csv(R/'significance.csv').set_index(['system', 'metric'])
+    t, R, sig, esig, emp, paper, close, ci, n, num = _baseline('mtrs')
     cmp = pd.read_csv(R/'compare/mtrs_vs_trs/compare.csv').set_index(['system', 'metric'])
-    esig = pd.read_csv(R/'empathy_significance.csv').set_index(['system', 'metric'])
-    emp = pd.read_csv(R/'empathy.csv').set_index('system')
-    paper = pd.read_csv(ROOT/'reports/paper_table2.csv', comment='#').set_index('model')
     m = json.loads((R/'eval/mtrs/metrics.json').read_text())
-    close = lambda a, b: abs(a - b) < 0.0051
-    ci = lambda s, metric: [round(float(s.loc[('mtrs', metric), k]), 2) for k in ('diff', 'lo', 'hi')]
-    n = r'([+-]?[\d.]+)'
-    num = lambda pattern: [float(g) for g in _claim(t, pattern)]
     b1, pp, acc, d2 = num(rf'the paper\'s MTRS row\), scores BLEU-1 {n}, PPL {n}, Acc_emo {n} and Distinct-2 {n}\.')
     assert [b1, pp, acc, d2] == [round(m[k], 2) for k in ('bleu1', 'ppl', 'acc_emo', 'dist2')]
     got = num(rf'BLEU-1 {n} \[{n}, {n}\], PPL {n} \[{n}, {n}\], Acc_emo {n} \[{n}, {n}\], Distinct-2 {n} \(randomisation p {n}\) '
