@@ -4,13 +4,13 @@
 
 # %% ../../nbs/45_collect.ipynb #fb4ac066
 from __future__ import annotations
-import argparse, shutil, sys, time
+import argparse, shutil, subprocess, sys, time
 from pathlib import Path
 from .provenance import read_lock, write_snapshot, stale_files, file_md5, stage_order
-from .render import collect_notebooks, _git_head
+from .render import collect_notebooks, read_notebook, slim_notebook, _git_head
 
 # %% auto #0
-__all__ = ['record_outputs', 'check_record', 'snapshot_header', 'collect_stages', 'main']
+__all__ = ['record_outputs', 'check_record', 'snapshot_header', 'collect_stages', 'collect_into', 'main']
 
 # %% ../../nbs/45_collect.ipynb #4da04163
 def record_outputs(rec: dict, profile: str) -> tuple[list[dict], list[str]]:
@@ -84,6 +84,38 @@ def collect_stages(clone, stages, profile: str = 'full', root='.', note: str = '
     res['stale'] = stale_files(recs, root)
     return res
 
+# %% ../../nbs/45_collect.ipynb #d4a829a3
+def collect_into(clone, stages, into, profile: str = 'full', note: str = '', dry_run: bool = False) -> dict:
+    "File the checked outputs, notebooks and records of `stages` of `clone` in the folder `into` (see above); nothing outside it changes."
+    import nbformat
+    clone, into = Path(clone).resolve(), Path(into)
+    if not stages: raise ValueError("no stage named (e.g. emotion_probe)")
+    lock = read_lock(clone/'dvc.lock')
+    miss = [s for s in stages if s not in lock]
+    if miss: raise KeyError(f"{clone/'dvc.lock'}: no record of {miss}; it records {sorted(lock)}")
+    recs = {s: lock[s] for s in stages}
+    probs = [p for s in stages for p in check_record(clone, s, recs[s], profile)]
+    if probs: raise ValueError("nothing collected:\n  " + '\n  '.join(probs))
+    head = _git_head(clone)
+    diff = subprocess.run(['git', '-C', str(clone), 'diff', 'HEAD', '--', 'params.yaml'], capture_output=True, text=True).stdout
+    res = dict(copied=[], notebooks=[], stale=stale_files(recs, clone), into=str(into))
+    plan = [(clone/o['path'], into/Path(o['path']).relative_to(f'reports/{profile}')) for s in stages for o in record_outputs(recs[s], profile)[0]]
+    nbs = [(clone/'out'/profile/n, into/'notebooks'/n) for s in stages for n in record_outputs(recs[s], profile)[1]]
+    res['copied'] = [str(d) for _, d in plan]; res['notebooks'] = [str(d) for _, d in nbs]
+    if dry_run: return res
+    for src_, dest in plan:
+        dest.parent.mkdir(parents=True, exist_ok=True); shutil.copyfile(src_, dest)
+    for src_, dest in nbs:
+        if not src_.is_file(): raise FileNotFoundError(f"{src_}: recorded but missing")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_text(nbformat.writes(slim_notebook(read_notebook(src_))[0]), encoding='utf-8')
+    (into/'params.diff').write_text(diff)
+    header = (f"Stage records of {', '.join(stages)}, profile {profile}, run in {clone} at commit {head[:7] if head else 'unknown'}"
+              f" ({time.strftime('%Y-%m-%d', time.gmtime())}), whose params.yaml differs from that commit as params.diff shows"
+              f"{' (not at all)' if not diff else ''}; collected with `rd-collect --into`.{' ' + note if note else ''}")
+    write_snapshot(recs, into/'dvc.lock.yaml', header, order=list(stages))
+    return res
+
 # %% ../../nbs/45_collect.ipynb #5ef4f02c
 def main(argv=None):
     "Console script `rd-collect`: collect finished stages of another workspace (outputs git keeps, executed notebooks, stage records)."
@@ -94,7 +126,15 @@ def main(argv=None):
     ap.add_argument('--root', default='.', help='this repository')
     ap.add_argument('--note', default='', help='added to the header line of reports/<profile>/dvc.lock.yaml (how it ran)')
     ap.add_argument('--dry-run', action='store_true', help='check and list, write nothing')
+    ap.add_argument('--into', default=None, metavar='DIR', help="an experiment's folder (e.g. reports/full/levers/NAME): outputs, notebooks, records and params.diff go there, the rows' files stay")
     a = ap.parse_args(argv)
+    if a.into:
+        try: r = collect_into(a.clone, a.stages, a.into, a.profile, a.note, a.dry_run)
+        except (FileNotFoundError, KeyError, ValueError) as e:
+            print(f"rd-collect: {e.args[0] if e.args else e}", file=sys.stderr); return 1
+        for p in r['copied'] + r['notebooks']: print(f"rd-collect: {'would copy' if a.dry_run else 'copied'}: {p}")
+        for s, p, rec, cur in r['stale']: print(f"rd-collect: note: the clone's {p} differs from the one {s} recorded (recorded {rec}, now {cur})")
+        return 0
     try: r = collect_stages(a.clone, a.stages, a.profile, a.root, a.note, a.dry_run)
     except (FileNotFoundError, KeyError, ValueError) as e:
         print(f"rd-collect: {e.args[0] if e.args else e}", file=sys.stderr); return 1
