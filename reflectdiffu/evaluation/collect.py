@@ -73,7 +73,9 @@ def collect_stages(clone, stages, profile: str = 'full', root='.', note: str = '
                 (root/o['path']).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(clone/o['path'], root/o['path'])
     nbs = [n for s in stages for n in record_outputs(recs[s], profile)[1]]
-    if nbs: res['notebooks'] = collect_notebooks(profile, root=root, mapping={n: clone for n in nbs}, dry_run=dry_run)
+    if nbs:   # the collector reports on every notebook the pipeline declares: keep the lines of these stages' notebooks
+        got = collect_notebooks(profile, root=root, mapping={n: clone for n in nbs}, dry_run=dry_run)
+        res['notebooks'] = {kind: [(rel, msg) for rel, msg in rows if rel in nbs] for kind, rows in got.items()}
     head = _git_head(clone)
     line = (f"- {', '.join(stages)} ({time.strftime('%Y-%m-%d', time.gmtime())}): collected with `rd-collect` from {clone}"
             f" (git HEAD {head[:7] if head else 'unknown'}){': ' + note if note else ''}")
@@ -81,7 +83,7 @@ def collect_stages(clone, stages, profile: str = 'full', root='.', note: str = '
     dvc_yaml = root/'dvc.yaml'
     if not dry_run:
         res['snapshot'] = write_snapshot({**old, **recs}, snap, header, order=stage_order(dvc_yaml) if dvc_yaml.is_file() else None)
-    res['stale'] = stale_files(recs, root)
+    res['stale'] = [r for r in stale_files(recs, root) if not r[1].startswith('out/')]   # code and git-kept files; out/ holds other stages' outputs
     return res
 
 # %% ../../nbs/45_collect.ipynb #d4a829a3
@@ -144,5 +146,5 @@ def main(argv=None):
         for rel, msg in rows: print(f"rd-collect: notebook {kind}{dry if kind == 'copied' else ''}: {rel}: {msg}")
     for s in r['replaced']: print(f"rd-collect: replaced the earlier record of {s}")
     if r['snapshot']: print(f"rd-collect: records of {', '.join(a.stages)} in {r['snapshot']}")
-    for s, p, rec, cur in r['stale']: print(f"rd-collect: note: {s} ran on a {p} that differs from this checkout's (recorded {rec}, now {cur})")
+    for s, p, rec, cur in r['stale']: print(f"rd-collect: note: {s} recorded {p} at md5 {rec}; this checkout's is {cur} (run on other code)")
     return 0
