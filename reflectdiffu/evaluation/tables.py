@@ -167,13 +167,19 @@ SEEDS_COL = 'seeds'   # Table 2 column: evaluated seeds a row averages
 def _is_num(x): return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 def mean_metrics(metrics: dict) -> dict:
-    "One metrics dict from several runs' (`metrics`: run -> dict, all evaluated): numbers averaged, other values kept when equal; keys must agree."
+    """One metrics dict from several runs' (`metrics`: run -> dict, all evaluated): numbers averaged, other values kept when
+    equal. The numeric keys must agree; a text field that only some runs record (e.g. `system`, which later evaluate code
+    adds) is kept, each run's value named, '(absent)' where it has none."""
     (r0, m0), *rest = metrics.items()
     for r, m in rest:
-        if set(m) != set(m0): raise ValueError(f"metrics of runs {r0!r} and {r!r} have different keys: {sorted(set(m) ^ set(m0))} (evaluated differently?)")
+        odd = sorted(k for k in set(m) ^ set(m0) if _is_num(m.get(k)) or _is_num(m0.get(k)))
+        if odd: raise ValueError(f"metrics of runs {r0!r} and {r!r} have different keys: {odd} (evaluated differently?)")
     out = {}
-    for k, v0 in m0.items():
-        vals = [m[k] for m in metrics.values()]
+    keys = list(m0) + [k for m in metrics.values() for k in m if k not in m0]
+    for k in dict.fromkeys(keys):
+        if any(k not in m for m in metrics.values()):
+            out[k] = ' | '.join(f"{r}: {m.get(k, '(absent)')}" for r, m in metrics.items()); continue
+        v0, vals = m0[k], [m[k] for m in metrics.values()]
         if all(v is None for v in vals): out[k] = None
         elif all(_is_num(v) for v in vals): out[k] = sum(vals) / len(vals)
         elif all(v == v0 for v in vals): out[k] = v0
