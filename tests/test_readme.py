@@ -403,3 +403,36 @@ def _ablation(run, paper_row):
     ci = lambda s, metric: [round(float(s.loc[(run, metric), k]), 2) for k in ('diff', 'lo', 'hi')]
     num = lambda pattern: [float(g) for g in _claim(t, pattern)]
     return t, sig, esig, P, ci, r'([+-]?[\d.]+)', num
+
+
+def test_seed_reading_matches_the_files():
+    "The README's reading of full_s2 against full: every number is in eval/<run>/, compare/full_s2_vs_full and the other rows' metrics."
+    import pandas as pd
+    t = ' '.join((ROOT/'README.md').read_text().split())
+    R, n = ROOT/'reports/full', r'([+-]?[\d.]+)'
+    num = lambda pattern: [float(g) for g in _claim(t, pattern)]
+    m = {v: json.loads((R/f'eval/{v}/metrics.json').read_text()) for v in ('full', 'full_s2')}
+    cmp = pd.read_csv(R/'compare/full_s2_vs_full/compare.csv').set_index(['system', 'metric'])
+    ci = lambda metric: [round(float(cmp.loc[('full_s2', metric), k]), 2) for k in ('diff', 'lo', 'hi')]
+    got = num(rf'It scores BLEU-1 {n} against {n} \({n} \[{n}, {n}\]\), PPL {n} against {n} \({n} \[{n}, {n}\]\), '
+              rf'Acc_emo {n} against {n} \({n} \[{n}, {n}\]\) and Distinct-2 {n} against {n} \(randomisation p {n}\)')
+    for i, key in ((0, 'bleu1'), (5, 'ppl'), (10, 'acc_emo')):
+        assert got[i:i + 2] == [round(m['full_s2'][key], 2), round(m['full'][key], 2)] and got[i + 2:i + 5] == ci(key), key
+    assert got[15:17] == [round(m['full_s2']['dist2'], 2), round(m['full']['dist2'], 2)]
+    assert got[17] == round(float(cmp.loc[('full_s2', 'dist2'), 'p']), 3)
+    assert got[4] < 0 and got[9] > 0 and got[14] > 0   # BLEU-1 read as a difference; the PPL and Acc_emo intervals include 0
+    l2, l1 = num(rf'its responses are shorter \({n} words on average against {n}\)')
+    assert [l2, l1] == [round(m['full_s2']['hyp_len_mean'], 2), round(m['full']['hyp_len_mean'], 2)] and l2 < l1
+    rows = [v for v in ('full', 'wo_era', 'wo_experts', 'wo_twice', 'wo_emu', 'trs', 'mtrs', 'mime', 'moel') if (R/f'eval/{v}/metrics.json').exists()]
+    b1 = {v: json.loads((R/f'eval/{v}/metrics.json').read_text())['bleu1'] for v in rows}
+    (gap,) = num(rf'between any two of our rows \(at most {n}, `mime` against `wo_twice`\)')
+    assert gap == round(max(b1.values()) - min(b1.values()), 2) and max(b1, key=b1.get) == 'mime' and min(b1, key=b1.get) == 'wo_twice'
+    assert abs(got[2]) > gap
+    lo, hi, d = num(rf'the PPL differences to the baselines \({n} to {n}\) are more than seventeen times the seed difference \({n}\)')
+    sig = pd.read_csv(R/'significance.csv').set_index(['system', 'metric'])
+    base = [round(float(sig.loc[(v, 'ppl'), 'diff']), 2) for v in ('trs', 'mtrs', 'mime')]
+    assert [lo, hi] == [max(base), min(base)] and d == abs(got[7]) and min(abs(x) for x in base) > 17 * d
+    r2, r1, c2, c1 = num(rf'final intent for {n}% of test turns \({n}% for seed 1234\), and forced intents are realised in {n}% \({n}%;')
+    assert [r2, r1] == [round(m['full_s2']['acc_intent_realised'], 2), round(m['full']['acc_intent_realised'], 2)]
+    ctl = {v: json.loads((R/f'eval/{v}/control.json').read_text())['control_success'] for v in ('full', 'full_s2')}
+    assert [c2, c1] == [round(ctl['full_s2'], 2), round(ctl['full'], 2)]
