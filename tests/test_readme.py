@@ -436,3 +436,27 @@ def test_seed_reading_matches_the_files():
     assert [r2, r1] == [round(m['full_s2']['acc_intent_realised'], 2), round(m['full']['acc_intent_realised'], 2)]
     ctl = {v: json.loads((R/f'eval/{v}/control.json').read_text())['control_success'] for v in ('full', 'full_s2')}
     assert [c2, c1] == [round(ctl['full_s2'], 2), round(ctl['full'], 2)]
+
+
+def test_encoder_probe_reading_matches_the_files():
+    "The README's reading of the frozen-encoder probes: every number is in reports/full/levers/encoder_probe and the files it names."
+    import pandas as pd
+    t = ' '.join((ROOT/'README.md').read_text().split())
+    R, n = ROOT/'reports/full', r'([+-]?[\d.]+)'
+    num = lambda pattern: [float(str(g).replace(',', '')) for g in _claim(t, pattern)]
+    rec = json.loads((R/'levers/encoder_probe/emotion_probe.json').read_text())
+    B = {k: round(v['test_acc'], 2) for k, v in rec['blocks'].items()}
+    C = {(c['a'], c['b']): [round(c[k], 2) for k in ('diff', 'lo', 'hi')] for c in rec['comparisons']}
+    sub, of = num(r'fit on the same seeded ([\d,]+) of the ([\d,]+) training examples')
+    assert [sub, of] == [rec['train_subset']['max_train'], rec['train_subset']['of']] == [rec['n']['train'], rec['train_subset']['of']]
+    got = num(rf'Its test accuracy is {n}, against {n} for frozen all-MiniLM-L6-v2 \({n} \[{n}, {n}\]\) and {n} for the bag of words '
+              rf'fit on the same subset \({n} \[{n}, {n}\]\)')
+    assert got[0] == B['mpnet_mean'] and got[1] == B['minilm_mean'] and got[5] == B['bow']
+    assert got[2:5] == C[('mpnet_mean', 'minilm_mean')] and got[6:9] == C[('mpnet_mean', 'bow')] and got[3] > 0 and got[7] > 0
+    floor, paper_acc = num(rf'floor fit on all of it \({n}\) and close to the paper\'s Acc_emo \({n}\)')
+    assert floor == round(json.loads((R/'floors/metrics.json').read_text())['bow']['acc_emo'], 2) and got[0] > floor
+    paper = pd.read_csv(ROOT/'reports/paper_table2.csv', comment='#').set_index('model')
+    assert paper_acc == float(paper.loc['ReflectDiffu', 'Acc_emo']) and abs(paper_acc - got[0]) < 2.5
+    (head,) = num(rf'even frozen MiniLM is above our trained head \({n}\)')
+    assert head == round(json.loads((R/'eval/full/metrics.json').read_text())['acc_emo'], 2) and got[1] > head
+    assert sub * 4 <= of * 1.01   # "a quarter of the training data"
