@@ -460,3 +460,29 @@ def test_encoder_probe_reading_matches_the_files():
     (head,) = num(rf'even frozen MiniLM is above our trained head \({n}\)')
     assert head == round(json.loads((R/'eval/full/metrics.json').read_text())['acc_emo'], 2) and got[1] > head
     assert sub * 4 <= of * 1.01   # "a quarter of the training data"
+
+
+def test_moel_reading_matches_the_files():
+    "The README's reading of moel against full and the paper's MoEL row: every number is in the files it names."
+    t, R, sig, esig, emp, paper, close, ci, n, num = _baseline('moel')
+    m = {v: json.loads((R/f'eval/{v}/metrics.json').read_text()) for v in ('full', 'moel')}
+    b1, pp, acc, d2 = num(rf'steps, seed and decoding, scores BLEU-1 {n}, PPL {n}, Acc_emo {n} and Distinct-2 {n}\. Against our `full`')
+    assert [b1, pp, acc, d2] == [round(m['moel'][k], 2) for k in ('bleu1', 'ppl', 'acc_emo', 'dist2')]
+    got = num(rf'seed 1234\): BLEU-1 {n} \[{n}, {n}\], PPL {n} \[{n}, {n}\], Acc_emo {n} \[{n}, {n}\], Distinct-2 {n} '
+              rf'\(randomisation p {n}\) and Emp-F1 {n} \[{n}, {n}\]\. Against the paper\'s printed MoEL')
+    assert got[:9] == ci(sig, 'bleu1') + ci(sig, 'ppl') + ci(sig, 'acc_emo')
+    assert got[9:11] == [round(float(sig.loc[('moel', 'dist2'), 'diff']), 2), round(float(sig.loc[('moel', 'dist2'), 'p']), 3)]
+    assert got[11:14] == ci(esig, 'emp_f1')
+    pr = num(rf'printed MoEL row \(BLEU-1 {n}, PPL {n}, Acc_emo {n}, Distinct-2 {n}\)')
+    assert pr == [float(paper.loc['MOEL', c]) for c in ('B-1', 'PPL', 'Acc_emo', 'D-2')]
+    better = {'BLEU-1': m['moel']['bleu1'] > pr[0], 'PPL': m['moel']['ppl'] < pr[1], 'Acc_emo': m['moel']['acc_emo'] > pr[2], 'Distinct-2': m['moel']['dist2'] > pr[3]}
+    if all(better.values()): assert 'printed MoEL row' in t and re.search(r'MoEL row \([^)]*\) ours is better on all four', t)
+    else:
+        said = re.search(r'MoEL row \([^)]*\) ours is better on ([^.]*?) and worse on ([^.]*?)\.', t)
+        assert said, 'the README must say on which columns ours is better and worse than the printed MoEL row'
+        assert {s.strip() for s in said.group(1).split(',')} == {k for k, v in better.items() if v}
+        assert {s.strip() for s in said.group(2).split(',')} == {k for k, v in better.items() if not v}
+    floor = num(rf'Its Acc_emo is (?:below|above) the bag-of-words floor \({n}\)\. `moel` is the costliest')
+    bow = json.loads((R/'floors/metrics.json').read_text())['bow']['acc_emo']
+    side = 'below' if m['moel']['acc_emo'] < bow else 'above'
+    assert close(floor[0], bow) and f'Its Acc_emo is {side} the bag-of-words floor' in t
