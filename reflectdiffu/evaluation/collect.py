@@ -10,7 +10,7 @@ from .provenance import read_lock, write_snapshot, stale_files, file_md5, stage_
 from .render import collect_notebooks, read_notebook, slim_notebook, _git_head
 
 # %% auto #0
-__all__ = ['record_outputs', 'check_record', 'snapshot_header', 'collect_stages', 'collect_into', 'main']
+__all__ = ['record_outputs', 'check_record', 'snapshot_header', 'checked_records', 'collect_stages', 'collect_into', 'main']
 
 # %% ../../nbs/45_collect.ipynb #4da04163
 def record_outputs(rec: dict, profile: str) -> tuple[list[dict], list[str]]:
@@ -50,18 +50,24 @@ def snapshot_header(path) -> str:
     return '\n'.join(out)
 
 # %% ../../nbs/45_collect.ipynb #d92b10ff
-def collect_stages(clone, stages, profile: str = 'full', root='.', note: str = '', dry_run: bool = False) -> dict:
-    """Copy the git-kept outputs and executed notebooks of `stages` (names as in dvc.lock, e.g. `train@moel`) from the
-    workspace `clone` into `root`, and merge their records into `reports/<profile>/dvc.lock.yaml`. Raises, copying nothing,
-    when a stage is not recorded in the clone's dvc.lock or its files do not match the record."""
-    clone, root = Path(clone).resolve(), Path(root)
-    if not stages: raise ValueError("no stage named (e.g. train@moel evaluate@moel)")
+def checked_records(clone, stages, profile: str) -> dict:
+    "The dvc.lock records of `stages` in `clone`, each checked with `check_record`; raises naming what is missing or changed."
+    clone = Path(clone)
     lock = read_lock(clone/'dvc.lock')
     miss = [s for s in stages if s not in lock]
     if miss: raise KeyError(f"{clone/'dvc.lock'}: no record of {miss}; it records {sorted(lock)}")
     recs = {s: lock[s] for s in stages}
     probs = [p for s in stages for p in check_record(clone, s, recs[s], profile)]
     if probs: raise ValueError("nothing collected:\n  " + '\n  '.join(probs))
+    return recs
+
+def collect_stages(clone, stages, profile: str = 'full', root='.', note: str = '', dry_run: bool = False) -> dict:
+    """Copy the git-kept outputs and executed notebooks of `stages` (names as in dvc.lock, e.g. `train@moel`) from the
+    workspace `clone` into `root`, and merge their records into `reports/<profile>/dvc.lock.yaml`. Raises, copying nothing,
+    when a stage is not recorded in the clone's dvc.lock or its files do not match the record."""
+    clone, root = Path(clone).resolve(), Path(root)
+    if not stages: raise ValueError("no stage named (e.g. train@moel evaluate@moel)")
+    recs = checked_records(clone, stages, profile)
     res = dict(copied=[], notebooks={}, replaced=[], stale=[], snapshot=None)
     snap = root/'reports'/profile/'dvc.lock.yaml'
     old = read_lock(snap) if snap.is_file() else {}
@@ -92,12 +98,7 @@ def collect_into(clone, stages, into, profile: str = 'full', note: str = '', dry
     import nbformat
     clone, into = Path(clone).resolve(), Path(into)
     if not stages: raise ValueError("no stage named (e.g. emotion_probe)")
-    lock = read_lock(clone/'dvc.lock')
-    miss = [s for s in stages if s not in lock]
-    if miss: raise KeyError(f"{clone/'dvc.lock'}: no record of {miss}; it records {sorted(lock)}")
-    recs = {s: lock[s] for s in stages}
-    probs = [p for s in stages for p in check_record(clone, s, recs[s], profile)]
-    if probs: raise ValueError("nothing collected:\n  " + '\n  '.join(probs))
+    recs = checked_records(clone, stages, profile)
     head = _git_head(clone)
     diff = subprocess.run(['git', '-C', str(clone), 'diff', 'HEAD', '--', 'params.yaml'], capture_output=True, text=True).stdout
     res = dict(copied=[], notebooks=[], stale=stale_files(recs, clone), into=str(into))
