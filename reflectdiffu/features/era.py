@@ -157,7 +157,7 @@ class ERAHead(nn.Module):
 
 # %% ../../nbs/11_era.ipynb #79c84a09
 class ERA(nn.Module):
-    "MiniLM word states (eq. 13) + `ERAHead` (eqs. 14-16)."
+    "Encoder word states (eq. 13; MiniLM by default, any local encoder folder) + `ERAHead` (eqs. 14-16)."
     def __init__(self, encoder_path=None, d_r: int = 64, d_att: int = 64, pool: str = 'first',
                  residual: bool = False, dropout: float = 0.1, finetune_layers: int = 0):
         super().__init__()
@@ -175,6 +175,7 @@ class ERA(nn.Module):
         self.cfg = dict(encoder_path=str(path), d_r=d_r, d_att=d_att, pool=pool, residual=residual,
                         dropout=dropout, finetune_layers=finetune_layers)
         self.pool, self.finetune_layers, self.d_r = pool, finetune_layers, d_r
+        if finetune_layers: self._check_top_states(path)
 
     @torch.no_grad()
     def frozen_states(self, batch) -> torch.Tensor:
@@ -184,13 +185,28 @@ class ERA(nn.Module):
         return o.hidden_states[-1 - self.finetune_layers] if self.finetune_layers else o.last_hidden_state
 
     def top_states(self, x, attention_mask) -> torch.Tensor:
-        "Run the fine-tuned top layers over piece states `x` (B, P, H) with an additive padding mask."
-        layers = self.encoder.encoder.layer
+        "Run the fine-tuned top layers over piece states `x` (B, P, H) with an additive padding mask (and the shared relative position bias of encoders that have one, e.g. MPNet)."
+        enc = self.encoder.encoder
         mask = (1.0 - attention_mask[:, None, None, :].to(torch.float32)) * torch.finfo(torch.float32).min
-        for layer in layers[len(layers) - self.finetune_layers:]:
-            x = layer(x, attention_mask=mask)
+        kw = dict(position_bias=enc.compute_position_bias(x)) if hasattr(enc, 'compute_position_bias') else {}
+        for layer in enc.layer[len(enc.layer) - self.finetune_layers:]:
+            x = layer(x, attention_mask=mask, **kw)
             x = x[0] if isinstance(x, tuple) else x
         return x
+
+    @torch.no_grad()
+    def _check_top_states(self, path):
+        "An error unless the top layers run alone (`top_states` over `frozen_states`) reproduce the encoder's own output on a probe batch."
+        was = self.training; self.eval()
+        ids = (torch.arange(6) + 5).remainder(self.encoder.config.vocab_size)[None].repeat(2, 1)
+        am = torch.ones_like(ids); am[1, 4:] = 0
+        b = dict(input_ids=ids, attention_mask=am)
+        ref, got = self.encoder(**b).last_hidden_state, self.top_states(self.frozen_states(b), am)
+        self.train(was)
+        diff = float((got - ref)[am.bool()].abs().max())
+        if diff > 1e-4 * max(1.0, float(ref.abs().max())):
+            raise ERAError(f"ERA: the top {self.finetune_layers} layers of {path} ({type(self.encoder).__name__}) run alone do not reproduce "
+                           f"the encoder's output (max difference {diff:.3g}): its layers need more than a padding mask; set era.finetune_layers: 0")
 
     def word_states(self, batch, frozen=None) -> torch.Tensor:
         "(B, W, H) MiniLM word states of a `collate_aligned` batch (`frozen`: precomputed `frozen_states`)."
