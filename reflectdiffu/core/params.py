@@ -140,6 +140,7 @@ SCHEMA['eval'] = dict(  # metrics (reflectdiffu.evaluation.metrics); keep metric
     bartscore_direction=Key(str, choices=('ref_to_hyp', 'hyp_to_ref', 'f'), doc='log p(hyp|ref) (precision), log p(ref|hyp) (recall) or their mean'),
     bartscore_batch_size=Key(int, 1, 4096, doc='BARTScore batch size'),
     control_examples=Key(int, 0, 100000, doc='controllability: test contexts (seeded sample) decoded once per forced intent and labelled by the intent classifier; 0 skips it'),
+    control_seed=Key(int, 0, 2**31 - 1, doc="controllability's sample of test contexts and its decoding seed: one for every run, so seed replicates are measured on the same contexts"),
     oracle_intent=Key(bool, doc='also decode the test split with the gold response intent (an upper bound in oracle_metrics.json, never a Table 2 row)'),
 )
 
