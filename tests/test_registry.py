@@ -4,13 +4,8 @@ import pytest, yaml
 from conftest import ROOT
 from reflectdiffu.systems.registry import discover, get_system, load_run, System, FEATURES
 
-# every stage notebook only orchestrates; two older ones still hold a helper each (strict xfail: fixing one fails this
-# list until its entry goes). Moving them changes the notebooks, which reruns era / intent_clf and everything after them
-# on both profiles, so it waits for the next full-data rerun of those stages.
-KNOWN = {'era': 'nbs/stages/era.ipynb defines split_eval and show (the held-out ERA scores and the tagged examples)',
-         'intent_clf': 'nbs/stages/intent_clf.ipynb picks the best epoch with a lambda'}
-STAGES = [pytest.param(p.stem, marks=pytest.mark.xfail(strict=True, reason=KNOWN[p.stem])) if p.stem in KNOWN else p.stem
-          for p in sorted((ROOT/'nbs/stages').glob('*.ipynb'))]
+# every stage notebook only orchestrates
+STAGES = [p.stem for p in sorted((ROOT/'nbs/stages').glob('*.ipynb'))]
 
 
 def _code(nb):

@@ -19,8 +19,8 @@ from .annotator import EM, NOEM
 
 # %% auto #0
 __all__ = ['CACHE_KEYS', 'ERAError', 'minilm_path', 'load_tokenizer', 'Aligned', 'align_pieces', 'collate_aligned', 'pool_words',
-           'ERAHead', 'ERA', 'model_pad_id', 'train_era', 'EraOutput', 'predict_era', 'em_prf', 'build_cache',
-           'save_era_cache', 'load_era_cache', 'lookup', 'save_era', 'load_era']
+           'ERAHead', 'ERA', 'model_pad_id', 'train_era', 'EraOutput', 'predict_era', 'em_prf', 'split_prf',
+           'mark_tags', 'build_cache', 'save_era_cache', 'load_era_cache', 'lookup', 'save_era', 'load_era']
 
 # %% ../../nbs/11_era.ipynb #ecd19f2c
 class ERAError(ValueError):
@@ -358,6 +358,20 @@ def em_prf(pred: Sequence[Sequence[int]], gold: Sequence[Sequence[int]]) -> dict
     pe = ((tp + fp) * (tp + fn) + (tn + fn) * (tn + fp)) / n ** 2 if n else 0.0
     kappa = (po - pe) / (1 - pe) if n and pe < 1 else 0.0
     return dict(precision=P, recall=R, f1=F, accuracy=po, kappa=kappa, tp=tp, fp=fp, fn=fn, tn=tn, words=n)
+
+# %% ../../nbs/11_era.ipynb #c62becc8
+def split_prf(utts: dict, pred: dict, silver: dict, splits: Sequence[str]) -> dict:
+    "`em_prf` of ERA's tags (`pred`) against the silver tags on the speaker turns of each split (`utts[k]`: split, role), with the turn count."
+    out = {}
+    for s in splits:
+        ks = [k for k, u in utts.items() if u['split'] == s and u['role'] == 'speaker']
+        out[s] = em_prf([pred[k] for k in ks], [silver[k] for k in ks]) | dict(turns=len(ks))
+    return out
+
+def mark_tags(tokens: Sequence[str], silver: Sequence[int], pred: Sequence[int]) -> str:
+    "A turn with `[w]` for a silver-only `<em>` word, `{w}` for an ERA-only one and `**w**` for both."
+    return ' '.join(f'**{w}**' if s == EM and p == EM else f'[{w}]' if s == EM else f'{{{w}}}' if p == EM else w
+                    for w, s, p in zip(tokens, silver, pred))
 
 # %% ../../nbs/11_era.ipynb #1ee93de5
 CACHE_KEYS = ('keys', 'offsets', 'tags', 'h')

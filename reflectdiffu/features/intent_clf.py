@@ -16,8 +16,8 @@ from ..data.corpus import EMOTIONS, INTENTS, DataError
 __all__ = ['EI_INTENT_LABELS', 'EI_LABELS', 'N_EI_LABELS', 'EI_ID', 'INTENT_EI_IDS', 'FIRST_INTENT_ID', 'FULL_LISTENER_TURNS',
            'EI_SPLIT_FILES', 'MANUAL_TO_INTENT', 'EMOTION_MASS', 'labels_txt_differences', 'read_ei_train_file',
            'read_ei_train', 'check_extended_files', 'read_manual_annotations', 'intent_proba', 'encode', 'pad',
-           'length_batches', 'encoder_path', 'IntentNet', 'IntentClassifier', 'fine_tune', 'macro_f1', 'accuracy',
-           'confusion', 'evaluate', 'evaluate_manual', 'p_intent_text', 'compute_p_intent', 'save_p_intent',
+           'length_batches', 'encoder_path', 'IntentNet', 'IntentClassifier', 'fine_tune', 'kept_epoch', 'macro_f1',
+           'accuracy', 'confusion', 'evaluate', 'evaluate_manual', 'p_intent_text', 'compute_p_intent', 'save_p_intent',
            'check_p_intent', 'load_p_intent']
 
 # %% ../../nbs/12_intent_clf.ipynb #5711a8b6
@@ -296,6 +296,12 @@ def fine_tune(clf, train_texts, train_labels, valid_texts=None, valid_labels=Non
     if best_state is not None: net.load_state_dict(best_state)
     net.eval()
     return hist
+
+# %% ../../nbs/12_intent_clf.ipynb #bbf8537a
+def kept_epoch(hist) -> int | None:
+    "The epoch whose weights `fine_tune` keeps: the first with the highest 41-way valid accuracy (None without validation)."
+    scored = [h for h in hist if 'valid_accuracy_41' in h]
+    return max(scored, key=lambda h: h['valid_accuracy_41'])['epoch'] if scored else None
 
 # %% ../../nbs/12_intent_clf.ipynb #45562288
 def macro_f1(gold, pred) -> float:
