@@ -434,8 +434,9 @@ def test_seed_reading_matches_the_files():
     assert [lo, hi] == [max(base), min(base)] and d == abs(got[7]) and min(abs(x) for x in base) > 17 * d
     r2, r1, c2, c1 = num(rf'final intent for {n}% of test turns \({n}% for seed 1234\), and forced intents are realised in {n}% \({n}%;')
     assert [r2, r1] == [round(m['full_s2']['acc_intent_realised'], 2), round(m['full']['acc_intent_realised'], 2)]
-    ctl = {v: json.loads((R/f'eval/{v}/control.json').read_text())['control_success'] for v in ('full', 'full_s2')}
-    assert [c2, c1] == [round(ctl['full_s2'], 2), round(ctl['full'], 2)]
+    ctl = {v: json.loads((R/f'eval/{v}/control.json').read_text()) for v in ('full', 'full_s2')}
+    assert [c2, c1] == [round(ctl['full_s2']['control_success'], 2), round(ctl['full']['control_success'], 2)]
+    assert 'the same 300 contexts' in t and ctl['full_s2']['seed'] == ctl['full']['seed'] and ctl['full']['n_contexts'] == 300
 
 
 def test_encoder_probe_reading_matches_the_files():
