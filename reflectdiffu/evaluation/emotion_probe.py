@@ -368,6 +368,7 @@ COMPARISONS = (   # (a, b, question): paired test-accuracy differences a - b
     ('Q', 'head_batch', 'does the head (or its training) lose what Q carries?'),
     ('head_example', 'head_batch', 'routing per example instead of per batch (eq. 4)'),
     ('era_composed', 'era_h', 'the d_r projection of the ERA states'),
+    ('era_h', 'bow', "the ERA's cached h~ (eq. 3's input) vs the bag of words"),
     ('Q', 'H', 'the eq. 3 attention over h~'),
     ('emb_init', 'bow', 'static word vectors vs the bag of words'),
     ('glove50', 'emb_init', 'real GloVe 6B 50-d vs the MiniLM-derived E^W init (50 vs d_model dims)'),
