@@ -487,3 +487,25 @@ def test_moel_reading_matches_the_files():
     bow = json.loads((R/'floors/metrics.json').read_text())['bow']['acc_emo']
     side = 'below' if m['moel']['acc_emo'] < bow else 'above'
     assert close(floor[0], bow) and f'Its Acc_emo is {side} the bag-of-words floor' in t
+
+
+def test_era_mpnet_reading_matches_the_files():
+    "The README's reading of the ERA on all-mpnet-base-v2: every number is in reports/full/levers/era_mpnet and the files it names."
+    t = ' '.join((ROOT/'README.md').read_text().split())
+    R, n = ROOT/'reports/full', r'([+-]?[\d.]+)'
+    num = lambda pattern: [float(g) for g in _claim(t, pattern)]
+    L = R/'levers/era_mpnet'
+    era, base = (json.loads((p/'era_metrics.json').read_text()) for p in (L/'era', R))
+    diff = (L/'era/params.diff').read_text()
+    assert '+  d_r: 768' in diff and '+  encoder: ' in diff and 'all-mpnet-base-v2' in diff and era['cache']['d_r'] == 768
+    secs, f1, f1_minilm = num(rf'\(`era.d_r` 768; \[`levers/era_mpnet`\]\([^)]*\)\) took {n} s on one thread .* F1 {n} against the silver labels \(MiniLM: {n}\)')
+    assert secs == round(era['timings']['stage_s']) and era['timings']['torch_threads'] == 1
+    assert [f1, f1_minilm] == [round(era['era']['test']['f1'], 3), round(base['era']['test']['f1'], 3)]
+    probe, probe0 = (json.loads((p/'emotion_probe.json').read_text()) for p in (L/'probe', R))
+    B = {k: round(v['test_acc'], 2) for k, v in probe['blocks'].items()}
+    C = {(c['a'], c['b']): [round(c[k], 2) for k in ('diff', 'lo', 'hi')] for c in probe['comparisons']}
+    got = num(rf'reads the test emotion at {n}, above the bag of words \({n}; {n} \[{n}, {n}\], paired\), where the MiniLM ERA\'s h~ gives (\d+\.\d+)\.')
+    assert got[0] == B['era_h'] and got[1] == B['bow'] and got[2:5] == C[('era_h', 'bow')] and got[3] > 0   # above the floor, interval included
+    assert got[1] == round(json.loads((R/'floors/metrics.json').read_text())['bow']['acc_emo'], 2)   # the probe's bag of words is the floor
+    assert got[5] == round(probe0['blocks']['era_h']['test_acc'], 2) and probe0['blocks']['era_h']['dim'] == 64 and probe['blocks']['era_h']['dim'] == 768
+    assert 'max_train' not in probe.get('train_subset', {}) and probe['n']['train'] == probe0['n']['train']   # the whole train split
