@@ -504,8 +504,9 @@ def test_era_mpnet_reading_matches_the_files():
     probe, probe0 = (json.loads((p/'emotion_probe.json').read_text()) for p in (L/'probe', R))
     B = {k: round(v['test_acc'], 2) for k, v in probe['blocks'].items()}
     C = {(c['a'], c['b']): [round(c[k], 2) for k in ('diff', 'lo', 'hi')] for c in probe['comparisons']}
-    got = num(rf'reads the test emotion at {n}, above the bag of words \({n}; {n} \[{n}, {n}\], paired\), where the MiniLM ERA\'s h~ gives (\d+\.\d+)\.')
+    got = num(rf'reads the test emotion at {n}, above the bag of words \({n}; {n} \[{n}, {n}\], paired\), where the MiniLM ERA\'s 64-d h~ gives {n} and its uncut word states (\d+\.\d+)\.')
     assert got[0] == B['era_h'] and got[1] == B['bow'] and got[2:5] == C[('era_h', 'bow')] and got[3] > 0   # above the floor, interval included
     assert got[1] == round(json.loads((R/'floors/metrics.json').read_text())['bow']['acc_emo'], 2)   # the probe's bag of words is the floor
     assert got[5] == round(probe0['blocks']['era_h']['test_acc'], 2) and probe0['blocks']['era_h']['dim'] == 64 and probe['blocks']['era_h']['dim'] == 768
+    assert got[6] == round(probe0['blocks']['era_states']['test_acc'], 2) and got[0] > got[6]
     assert 'max_train' not in probe.get('train_subset', {}) and probe['n']['train'] == probe0['n']['train']   # the whole train split
