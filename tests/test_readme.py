@@ -510,3 +510,29 @@ def test_era_mpnet_reading_matches_the_files():
     assert got[5] == round(probe0['blocks']['era_h']['test_acc'], 2) and probe0['blocks']['era_h']['dim'] == 64 and probe['blocks']['era_h']['dim'] == 768
     assert got[6] == round(probe0['blocks']['era_states']['test_acc'], 2) and got[0] > got[6]
     assert 'max_train' not in probe.get('train_subset', {}) and probe['n']['train'] == probe0['n']['train']   # the whole train split
+
+
+def test_three_seed_reading_matches_the_files():
+    "The README's reading of full_s3 and of the spread over full's three seeds: every number is in eval/<run>/ and seed_spread.csv."
+    import pandas as pd
+    t = ' '.join((ROOT/'README.md').read_text().split())
+    R, n = ROOT/'reports/full', r'([+-]?\d+\.\d+)'
+    num = lambda pattern: [float(g) for g in _claim(t, pattern)]
+    runs = ('full', 'full_s2', 'full_s3')
+    m = {v: json.loads((R/f'eval/{v}/metrics.json').read_text()) for v in runs}
+    ctl = {v: json.loads((R/f'eval/{v}/control.json').read_text()) for v in runs}
+    got = num(rf'lands between the two: BLEU-1 {n}, PPL {n}, Acc_emo {n} and Distinct-2 {n}, with responses of {n} words')
+    assert got == [round(m['full_s3'][k], 2) for k in ('bleu1', 'ppl', 'acc_emo', 'dist2', 'hyp_len_mean')]
+    assert sorted([m[v]['bleu1'] for v in runs])[1] == m['full_s3']['bleu1']   # "between the two"
+    sp = pd.read_csv(R/'seed_spread.csv').set_index(['group', 'key'])
+    got = num(rf'BLEU-1 is {n} ± {n}, PPL {n} ± {n}, Acc_emo {n} ± {n} and Distinct-2 {n} ± {n};')
+    for i, k in enumerate(('bleu1', 'ppl', 'acc_emo', 'dist2')):
+        r = sp.loc[('full', k)]
+        assert got[2 * i:2 * i + 2] == [round(float(r['mean']), 2), round(float(r['sd']), 2)] and int(r['n_seeds']) == 3, k
+        assert abs(float(r['mean']) - sum(m[v][k] for v in runs) / 3) < 1e-3, k
+    c = num(rf'forced intents are realised in {n}%, {n}% and {n}% of the common 300 contexts, and the response follows the '
+            rf'model\'s own final intent for {n}%, {n}% and {n}% of test turns')
+    assert c[:3] == [round(ctl[v]['control_success'], 2) for v in runs] and c[3:] == [round(m[v]['acc_intent_realised'], 2) for v in runs]
+    assert len({ctl[v]['seed'] for v in runs}) == 1 and {ctl[v]['n_contexts'] for v in runs} == {300}
+    c3, r14 = num(r'works to within about (\d+) points whatever the seed, while how often the model\'s own intent is realised moves by (\d+)\.')
+    assert c3 == round(max(c[:3]) - min(c[:3])) and r14 == round(max(c[3:]) - min(c[3:]))
