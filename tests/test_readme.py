@@ -536,3 +536,26 @@ def test_three_seed_reading_matches_the_files():
     assert len({ctl[v]['seed'] for v in runs}) == 1 and {ctl[v]['n_contexts'] for v in runs} == {300}
     c3, r14 = num(r'works to within about (\d+) points whatever the seed, while how often the model\'s own intent is realised moves by (\d+)\.')
     assert c3 == round(max(c[:3]) - min(c[:3])) and r14 == round(max(c[3:]) - min(c[3:]))
+
+
+def test_era_mpnet_training_snapshot_matches_the_files():
+    "The README's reading of the run on the MPNet ERA, still training: its validations so far against the three MiniLM seeds at the same steps."
+    import pandas as pd
+    t = ' '.join((ROOT/'README.md').read_text().split())
+    R, n = ROOT/'reports/full', r'(\d+\.\d+)'
+    num = lambda pattern: [float(g) for g in _claim(t, pattern)]
+    snap = pd.read_csv(R/'levers/era_mpnet/train_in_progress/valid.tsv', sep='\t').set_index('step')
+    seeds = {v: pd.read_csv(R/f'train/{v}/valid.tsv', sep='\t').set_index('step') for v in ('full', 'full_s2', 'full_s3')}
+    last = int(float(str(_claim(t, r'at step ([\d,]+), its last validation so far,')[0]).replace(',', '')))
+    assert last == snap.index.max()
+    acc = lambda df, s: round(100 * float(df.loc[s, 'acc_emo']), 2)
+    got = num(rf'its last validation so far, its valid Acc_emo is {n} against {n}, {n} and {n} for the three MiniLM seeds')
+    assert got == [acc(snap, last)] + [acc(seeds[v], last) for v in ('full', 'full_s2', 'full_s3')]
+    got2 = num(rf'\(at step 2,000: {n} against {n}, {n} and {n}\)')
+    assert got2 == [acc(snap, 2000)] + [acc(seeds[v], 2000) for v in ('full', 'full_s2', 'full_s3')]
+    (lead,) = num(rf'for the three MiniLM seeds at the same step, ([+-]?\d+\.\d+) points above the best of them')
+    assert lead == round(acc(snap, last) - max(acc(seeds[v], last) for v in seeds), 2) and lead > 0
+    v16 = num(rf'the MiniLM seeds end at {n}, {n} and {n} on valid at step 16,000 and score {n}, {n} and {n} on test')
+    runs = ('full', 'full_s2', 'full_s3')
+    assert v16[:3] == [acc(seeds[v], 16000) for v in runs]
+    assert v16[3:] == [round(json.loads((R/f'eval/{v}/metrics.json').read_text())['acc_emo'], 2) for v in runs]
