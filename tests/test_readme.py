@@ -538,24 +538,47 @@ def test_three_seed_reading_matches_the_files():
     assert c3 == round(max(c[:3]) - min(c[:3])) and r14 == round(max(c[3:]) - min(c[3:]))
 
 
-def test_era_mpnet_training_snapshot_matches_the_files():
-    "The README's reading of the run on the MPNet ERA, still training: its validations so far against the three MiniLM seeds at the same steps."
+def test_era_mpnet_run_reading_matches_the_files():
+    "The README's reading of `full` retrained on the MPNet ERA: every number is in levers/era_mpnet (run, run_eval, compare.csv), the MiniLM seeds' files, the floor and the 6,000-step q_residual lever."
     import pandas as pd
     t = ' '.join((ROOT/'README.md').read_text().split())
-    R, n = ROOT/'reports/full', r'(\d+\.\d+)'
+    R, n = ROOT/'reports/full', r'([+-]?\d+\.\d+)'
     num = lambda pattern: [float(g) for g in _claim(t, pattern)]
-    snap = pd.read_csv(R/'levers/era_mpnet/train_in_progress/valid.tsv', sep='\t').set_index('step')
-    seeds = {v: pd.read_csv(R/f'train/{v}/valid.tsv', sep='\t').set_index('step') for v in ('full', 'full_s2', 'full_s3')}
-    last = int(float(str(_claim(t, r'at step ([\d,]+), its last validation so far,')[0]).replace(',', '')))
-    assert last == snap.index.max()
-    acc = lambda df, s: round(100 * float(df.loc[s, 'acc_emo']), 2)
-    got = num(rf'its last validation so far, its valid Acc_emo is {n} against {n}, {n} and {n} for the three MiniLM seeds')
-    assert got == [acc(snap, last)] + [acc(seeds[v], last) for v in ('full', 'full_s2', 'full_s3')]
-    got2 = num(rf'\(at step 2,000: {n} against {n}, {n} and {n}\)')
-    assert got2 == [acc(snap, 2000)] + [acc(seeds[v], 2000) for v in ('full', 'full_s2', 'full_s3')]
-    (lead,) = num(rf'for the three MiniLM seeds at the same step, ([+-]?\d+\.\d+) points above the best of them')
-    assert lead == round(acc(snap, last) - max(acc(seeds[v], last) for v in seeds), 2) and lead > 0
-    v16 = num(rf'the MiniLM seeds end at {n}, {n} and {n} on valid at step 16,000 and score {n}, {n} and {n} on test')
-    runs = ('full', 'full_s2', 'full_s3')
-    assert v16[:3] == [acc(seeds[v], 16000) for v in runs]
-    assert v16[3:] == [round(json.loads((R/f'eval/{v}/metrics.json').read_text())['acc_emo'], 2) for v in runs]
+    L, runs = R/'levers/era_mpnet', ('full', 'full_s2', 'full_s3')
+    mp = json.loads((L/'run_eval/eval/full/metrics.json').read_text())
+    m = {v: json.loads((R/f'eval/{v}/metrics.json').read_text()) for v in runs}
+    ctl = {v: json.loads((R/f'eval/{v}/control.json').read_text()) for v in runs}
+    summ = json.loads((L/'run/train/full/summary.json').read_text())
+    assert summ['steps'] == 16000 and summ['num_threads'] == 1 and '+  d_r: 768' in (L/'run/params.diff').read_text()
+    secs = int(_claim(t, r'`full` retrained on this ERA \(16,000 steps, the same seed, ([\d,]+) s on one thread;')[0].replace(',', ''))
+    assert secs == round(summ['wall_time_s'])
+    r2 = lambda x: round(x, 2)
+    cmp = pd.read_csv(L/'compare.csv').set_index(['system', 'metric'])
+    d = cmp.loc[('era_mpnet', 'acc_emo')]
+    floor = json.loads((R/'floors/metrics.json').read_text())['bow']['acc_emo']
+    got = num(rf'reads the test emotion at {n}, above each of the three MiniLM seeds \({n}, {n} and {n}; against the row of the same seed {n} \[{n}, {n}\], paired,')
+    assert got == [r2(mp['acc_emo'])] + [r2(m[v]['acc_emo']) for v in runs] + [r2(d['diff']), r2(d['lo']), r2(d['hi'])]
+    assert mp['acc_emo'] > max(m[v]['acc_emo'] for v in runs) and d['lo'] > 0          # "above each", the interval above 0
+    gap, fl = num(rf'yet {n} points below the bag of words \({n}\)')
+    assert [gap, fl] == [r2(floor - mp['acc_emo']), r2(floor)] and gap > 0
+    probe = json.loads((L/'probe/emotion_probe.json').read_text())['blocks']['era_h']['test_acc']
+    lost, pr = num(rf'The trained head also reads {n} points less than a linear probe on the same h~ \({n}\)')
+    assert [lost, pr] == [r2(probe - mp['acc_emo']), r2(probe)]
+    for label, key in (('BLEU-1', 'bleu1'), ('PPL', 'ppl')):
+        got = num(rf'{label} {n} \((?:seeds )?{n}, {n} and {n}\)')
+        assert got == [r2(mp[key])] + [r2(m[v][key]) for v in runs], key
+        assert min(m[v][key] for v in runs) <= mp[key] <= max(m[v][key] for v in runs), key   # "within the spread"
+    cm = json.loads((L/'run_eval/eval/full/control.json').read_text())
+    got = num(rf'forced-intent control {n} \({n}, {n} and {n}\)')
+    assert got == [r2(cm['control_success'])] + [r2(ctl[v]['control_success']) for v in runs]
+    assert cm['seed'] == ctl['full']['seed'] and cm['n_contexts'] == 300                   # the common control sample
+    assert min(ctl[v]['control_success'] for v in runs) <= cm['control_success'] <= max(ctl[v]['control_success'] for v in runs)
+    got = num(rf'its own intent is realised less often than in two of them \({n}; seeds {n}, {n} and {n}\)')
+    assert got == [r2(mp['acc_intent_realised'])] + [r2(m[v]['acc_intent_realised']) for v in runs]
+    assert sum(m[v]['acc_intent_realised'] > mp['acc_intent_realised'] for v in runs) == 2
+    q = pd.read_csv(R/'levers/q_residual_mpnet_6k/train/full/valid.tsv', sep='\t').set_index('step')
+    r = pd.read_csv(L/'run/train/full/valid.tsv', sep='\t').set_index('step')
+    assert '+  q_residual: false' in (R/'levers/q_residual_mpnet_6k/params.diff').read_text() and q.index.max() == 6000
+    got = num(rf'its valid Acc_emo is {n}, {n} and {n} at steps 2,000, 4,000 and 6,000, against {n}, {n} and {n} with the residual')
+    acc = lambda df: [r2(100 * float(df.loc[s_, 'acc_emo'])) for s_ in (2000, 4000, 6000)]
+    assert got == acc(q) + acc(r) and all(a < b for a, b in zip(acc(q), acc(r)))          # "does not help"
