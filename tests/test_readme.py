@@ -564,6 +564,15 @@ def test_era_mpnet_run_reading_matches_the_files():
     probe = json.loads((L/'probe/emotion_probe.json').read_text())['blocks']['era_h']['test_acc']
     lost, pr = num(rf'The trained head also reads {n} points less than a linear probe on the same h~ \({n}\)')
     assert [lost, pr] == [r2(probe - mp['acc_emo']), r2(probe)]
+    rp = json.loads((L/'run_probe/emotion_probe.json').read_text())
+    B, C = rp['blocks'], {(c['a'], c['b']): c for c in rp['comparisons']}
+    assert rp['checkpoint_step'] == summ['best_step'] and r2(B['head_batch']['test_acc']) == r2(mp['acc_emo'])   # the probed model is the evaluated one
+    assert B['era_h']['test_acc'] == probe                                                                     # the same h~ cache as the probe above
+    got = num(rf'Q, the output of eq. 3, reads the test emotion at {n} and the head at {n} \(Q - head {n} \[{n}, {n}\]\), while a probe on Q fits the training split at {n} against {n} on h~')
+    qh = C[('Q', 'head_batch')]
+    assert got == [r2(B['Q']['test_acc']), r2(B['head_batch']['test_acc']), r2(qh['diff']), r2(qh['lo']), r2(qh['hi']),
+                   r2(B['Q']['train_acc']), r2(B['era_h']['train_acc'])]
+    assert B['Q']['test_acc'] < B['era_h']['test_acc'] and B['Q']['train_acc'] > B['era_h']['train_acc'] and qh['lo'] > 0
     for label, key in (('BLEU-1', 'bleu1'), ('PPL', 'ppl')):
         got = num(rf'{label} {n} \((?:seeds )?{n}, {n} and {n}\)')
         assert got == [r2(mp[key])] + [r2(m[v][key]) for v in runs], key
