@@ -114,17 +114,19 @@ def masked_mean(x, mask):
     return (x * m).sum(1) / m.sum(1).clamp_min(1.0)
 
 class ReasonAttention(nn.Module):
-    "Eq. 3: Q = masked mean of Attention(H, h~) (or Attention(H, H) without ERA)."
-    def __init__(self, d, n_heads, d_reason=None, residual=True):
+    "Eq. 3: Q = masked mean of Attention(H, h~) (or Attention(H, H) without ERA); `dropout` on h~ and on the attention output in training."
+    def __init__(self, d, n_heads, d_reason=None, residual=True, dropout=0.0):
         super().__init__()
         self.att = MultiHeadAttention(d, n_heads, d_kv=d_reason)
         self.use_reason, self.residual = d_reason is not None, residual
+        self.drop = nn.Dropout(dropout)   # p = 0: returns its input and draws no random numbers (the runs before the key existed)
 
     def forward(self, H, mask, h_tilde=None):
         if self.use_reason:
             if h_tilde is None: raise ValueError("use_era=True needs the batch's `h_tilde` (join an ERA cache)")
-            a = self.att(H, h_tilde.to(H.dtype), mask=mask)
+            a = self.att(H, self.drop(h_tilde.to(H.dtype)), mask=mask)
         else: a = self.att(H, mask=mask)
+        a = self.drop(a)
         return masked_mean(H + a if self.residual else a, mask)
 
 # %% ../../nbs/20_encoder.ipynb #d38a1a73

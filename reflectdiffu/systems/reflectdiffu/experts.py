@@ -23,18 +23,19 @@ def batch_route(polarity):
 
 # %% ../../../nbs/21_experts.ipynb #5a21054e
 class CExperts(nn.Module):
-    "Eq. 4: positive/negative 32-way experts over E_emo Q, routed by polarity; one head if `use_experts=False`."
-    def __init__(self, d, use_experts=True, routing='batch'):
+    "Eq. 4: positive/negative 32-way experts over E_emo Q, routed by polarity; one head if `use_experts=False`; `dropout` on E_emo Q in training."
+    def __init__(self, d, use_experts=True, routing='batch', dropout=0.0):
         super().__init__()
         if routing not in ('batch', 'example'): raise ValueError(f"routing must be 'batch' or 'example', got {routing!r}")
         self.e_emo = nn.Linear(d, d)
         self.use_experts, self.routing = use_experts, routing
+        self.drop = nn.Dropout(dropout)   # p = 0: returns its input and draws no random numbers (the runs before the key existed)
         if use_experts: self.w_pos, self.w_neg = nn.Linear(d, N_EMOTIONS), nn.Linear(d, N_EMOTIONS)
         else: self.w = nn.Linear(d, N_EMOTIONS)
 
     def forward(self, Q, polarity=None):
         "Log-probabilities (B, 32) of the emotions."
-        z = self.e_emo(Q)
+        z = self.drop(self.e_emo(Q))
         if not self.use_experts: return F.log_softmax(self.w(z).float(), -1)
         if polarity is None: raise ValueError("C-Experts need the batch's `polarity` (VADER, -1/0/1)")
         v = batch_route(polarity) if self.routing == 'batch' else polarity
