@@ -591,3 +591,29 @@ def test_era_mpnet_run_reading_matches_the_files():
     got = num(rf'its valid Acc_emo is {n}, {n} and {n} at steps 2,000, 4,000 and 6,000, against {n}, {n} and {n} with the residual')
     acc = lambda df: [r2(100 * float(df.loc[s_, 'acc_emo'])) for s_ in (2000, 4000, 6000)]
     assert got == acc(q) + acc(r) and all(a < b for a, b in zip(acc(q), acc(r)))          # "does not help"
+def test_emotion_path_dropout_reading_matches_the_files():
+    "The README's reading of the two regularisers of the emotion path: every number is in levers/{reason,emo}_dropout_mpnet_8k, the MPNet run they compare with and the MiniLM seeds' validations."
+    import pandas as pd
+    t = ' '.join((ROOT/'README.md').read_text().split())
+    R, n = ROOT/'reports/full', r'([+-]?\d+\.\d+)'
+    num = lambda pattern: [float(g) for g in _claim(t, pattern)]
+    r2, steps = (lambda x: round(x, 2)), (2000, 4000, 6000, 8000)
+    acc = lambda p: 100 * pd.read_csv(p, sep='\t').set_index('step')['acc_emo']
+    base, runs = acc(R/'levers/era_mpnet/run/train/full/valid.tsv'), {}
+    for key in ('reason_dropout', 'emo_dropout'):
+        L = R/f'levers/{key}_mpnet_8k'
+        diff = (L/'params.diff').read_text()
+        assert f'+  {key}: 0.3' in diff and '+  max_steps: 8000' in diff and '+  d_r: 768' in diff, key
+        assert json.loads((L/'train/full/summary.json').read_text())['steps'] == 8000
+        runs[key] = acc(L/'train/full/valid.tsv')
+    got = num(rf'valid Acc_emo {n}, {n}, {n} and {n} at steps 2,000, 4,000, 6,000 and 8,000 with `reason_dropout`, {n}, {n}, {n} '
+              rf'and {n} with `emo_dropout`, against {n}, {n}, {n} and {n} without')
+    assert got == [r2(s[k]) for s in (runs['reason_dropout'], runs['emo_dropout'], base) for k in steps]
+    seeds = pd.DataFrame({v: acc(R/f'train/{v}/valid.tsv') for v in ('full', 'full_s2', 'full_s3')})
+    spread = seeds.max(axis=1) - seeds.min(axis=1)
+    late = [abs(runs[k][s] - base[s]) for k in runs for s in (6000, 8000)]
+    got = num(rf'the largest difference at 6,000 or 8,000 steps is {n} points, against a range of {n} and {n} points between the three seeds of the MiniLM `full` at those steps')
+    assert got == [r2(max(late)), r2(spread[6000]), r2(spread[8000])]
+    assert max(late) > max(spread[6000], spread[8000])                                      # "swing wider than the seeds spread"
+    assert all(runs[k][6000] < base[6000] and runs[k][8000] > base[8000] for k in runs)     # "lower at 6,000 and higher at 8,000"
+    assert base[8000] < base[6000] and base[14000] < base[12000] == base.max()              # "where the run without dips", "falls after 12,000"
