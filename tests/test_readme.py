@@ -591,6 +591,8 @@ def test_era_mpnet_run_reading_matches_the_files():
     got = num(rf'its valid Acc_emo is {n}, {n} and {n} at steps 2,000, 4,000 and 6,000, against {n}, {n} and {n} with the residual')
     acc = lambda df: [r2(100 * float(df.loc[s_, 'acc_emo'])) for s_ in (2000, 4000, 6000)]
     assert got == acc(q) + acc(r) and all(a < b for a, b in zip(acc(q), acc(r)))          # "does not help"
+
+
 def test_emotion_path_dropout_reading_matches_the_files():
     "The README's reading of the two regularisers of the emotion path: every number is in levers/{reason,emo}_dropout_mpnet_8k, the MPNet run they compare with and the MiniLM seeds' validations."
     import pandas as pd
