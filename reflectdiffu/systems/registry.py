@@ -20,8 +20,9 @@ from ..engine.encoder import embedding_init
 from ..engine.train import fit as shared_fit, seed_everything, load_checkpoint, fingerprint, fingerprint_diff
 
 # %% auto #0
-__all__ = ['FEATURES', 'REGISTRY', 'TRAINING_CODE', 'System', 'register', 'discover', 'get_system', 'section_config', 'load_run',
-           'RunData', 'Run', 'build_run', 'training_code', 'code_digest', 'training_code_digest', 'train_run', 'main']
+__all__ = ['FEATURES', 'REGISTRY', 'TRAINING_CODE', 'System', 'register', 'discover', 'get_system', 'section_config',
+           'identity_config', 'load_run', 'RunData', 'Run', 'build_run', 'training_code', 'code_digest',
+           'training_code_digest', 'train_run', 'main']
 
 # %% ../../nbs/50_registry.ipynb #c74220c1
 FEATURES = ('era', 'p_intent')   # cached features a system can ask for (stages `era` and `intent_clf`)
@@ -71,10 +72,17 @@ def section_config(cfg:dict,           # the system's params section (validated,
                    section:str,        # the section's name, for the error
                    what:str=None,      # how the error calls the config (default: the section's name)
                   ) -> dict:
-    "The entries of `cfg` for `keys`, in that order; a missing key is an error naming the params section."
+    "The entries of `cfg` for `keys`, in that order (a schema's key added later read at its `legacy` value when absent); a missing key is an error naming the params section."
+    legacy = {k: v.legacy for k, v in keys.items() if getattr(v, 'legacy', None) is not None} if isinstance(keys, dict) else {}
+    cfg = {**legacy, **cfg}
     missing = [k for k in keys if k not in cfg]
     if missing: raise ValueError(f"{what or section} config: missing keys {missing} (the `{section}` section of params.yaml)")
     return {k: cfg[k] for k in keys}
+
+def identity_config(cfg:dict, schema:dict, section:str) -> dict:
+    "The keys of `cfg` that identify a checkpoint: every key of `schema`, one added later only where it differs from its `legacy` value."
+    c = section_config(cfg, schema, section)
+    return {k: v for k, v in c.items() if schema[k].legacy is None or v != schema[k].legacy}
 
 # %% ../../nbs/50_registry.ipynb #47303295
 def load_run(path='params.yaml', profile=None, run=None) -> dict:

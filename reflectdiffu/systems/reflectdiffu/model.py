@@ -15,11 +15,10 @@ from .exploring import IntentScorer, explore, N_INTENTS
 from .emu import EMU, Fusion
 from .policy import IntentTwice
 from ...engine.decoder import PointerGeneratorDecoder
-from ..registry import section_config
+from ..registry import section_config, identity_config
 
 # %% auto #0
-__all__ = ['SCHEMA', 'MODEL_KEYS', 'ADDED_KEYS', 'toy_batch', 'with_added_keys', 'fingerprint_config', 'ReflectDiffu',
-           'toy_config', 'toy_refer']
+__all__ = ['SCHEMA', 'MODEL_KEYS', 'toy_batch', 'ReflectDiffu', 'toy_config', 'toy_refer']
 
 # %% ../../../nbs/26_model.ipynb #e963e3af
 def toy_batch(B=4, Lc=12, Lt=6, V=50, d_r=16, n_oov=2, seed=0, full=False):
@@ -72,8 +71,8 @@ SCHEMA = dict(  # the `reflectdiffu` section of params.yaml; its runs (variants)
         glove_path="GloVe text file for the E^W init; '' = MiniLM-derived init (reflectdiffu.engine.encoder.embedding_init)",
         use_role_emb='add a speaker/listener/CTX role embedding to eq. 1 (MoEL dialogue state)'),
     q_residual=Key(bool, doc='eq. 3 pools H + Attention(H, h~) (true) or the attention output alone (false, as printed)'),
-    reason_dropout=Key(float, 0.0, 0.9, doc='dropout on h~ and on the attention output of eq. 3, in training (0: none; not in the paper)'),
-    emo_dropout=Key(float, 0.0, 0.9, doc='dropout on E_emo Q before the emotion experts of eq. 4, in training (0: none; not in the paper)'),
+    reason_dropout=Key(float, 0.0, 0.9, legacy=0.0, doc='dropout on h~ and on the attention output of eq. 3, in training (0: none; not in the paper)'),
+    emo_dropout=Key(float, 0.0, 0.9, legacy=0.0, doc='dropout on E_emo Q before the emotion experts of eq. 4, in training (0: none; not in the paper)'),
     use_era=Key(bool, doc='ERA in the encoder: E^R in eq. 1 and Attention(H, h~) in eq. 3 (false: w/o ERA)'),
     use_experts=Key(bool, doc='C-Experts with NT-Xent (eq. 4, 17-20) (false: w/o C-Experts, one head, CE only)'),
     use_twice=Key(bool, doc='intent twice: policy sampling + correction (false: w/o Intent twice, Intent_first used)'),
@@ -104,26 +103,12 @@ SCHEMA = dict(  # the `reflectdiffu` section of params.yaml; its runs (variants)
 
 MODEL_KEYS = tuple(SCHEMA)
 
-# Keys added after runs and bundles were made, with the value that rebuilds those exactly: a config without
-# them (a bundle's params.json, an older checkpoint's params) reads them at that value, and the checkpoint
-# fingerprint leaves a key out while it has that value, so older checkpoints and bundles keep theirs.
-ADDED_KEYS = dict(reason_dropout=0.0, emo_dropout=0.0)
-
-def with_added_keys(cfg: dict) -> dict:
-    "`cfg` with every key of `ADDED_KEYS` it lacks set to its added value."
-    return {**ADDED_KEYS, **cfg}
-
-def fingerprint_config(cfg: dict) -> dict:
-    "The model keys that identify a checkpoint: every key of the schema, an added key only where it differs from its added value."
-    c = with_added_keys(cfg)
-    return {k: c[k] for k in MODEL_KEYS if not (k in ADDED_KEYS and c[k] == ADDED_KEYS[k])}
-
 # %% ../../../nbs/26_model.ipynb #1058e02f
 class ReflectDiffu(nn.Module):
     "ReflectDiffu (Sections 3.2-3.4): see docs/design.md, Model API."
     def __init__(self, cfg, vocab_size, intent_refer, emb_init=None, d_reason=None, eval_seed=0):
         super().__init__()
-        c = self.cfg = section_config(with_added_keys(cfg), MODEL_KEYS, 'reflectdiffu', 'model')
+        c = self.cfg = section_config(cfg, SCHEMA, 'reflectdiffu', 'model')
         d, h, V = c['d_model'], c['n_heads'], vocab_size
         if c['use_era'] and d_reason is None: raise ValueError("reflectdiffu.use_era=true needs d_reason (the h dimension of the ERA cache); use the wo_era variant without ERA")
         self.V, self.eval_seed = V, eval_seed

@@ -4,9 +4,9 @@
 
 # %% ../../../nbs/29_system.ipynb #951917ec
 from __future__ import annotations
-from ..registry import System, register
+from ..registry import System, register, identity_config
 from ...features.intent_refer import counts_from_examples, intent_refer_tensor
-from .model import ReflectDiffu, SCHEMA, MODEL_KEYS, fingerprint_config
+from .model import ReflectDiffu, SCHEMA
 
 # %% auto #0
 __all__ = ['SYSTEM', 'intent_refer_of', 'build', 'fingerprint']
@@ -22,8 +22,8 @@ def build(cfg, data):
                         d_reason=data.d_reason, eval_seed=data.seed)
 
 def fingerprint(cfg, data):
-    "What identifies a ReflectDiffu checkpoint (unchanged since the first full-profile runs; `model.fingerprint_config`)."
-    return dict(model=fingerprint_config(cfg), vocab_size=len(data.vocab), d_reason=data.d_reason,
+    "What identifies a ReflectDiffu checkpoint (unchanged since the first full-profile runs: a key added later is named only when off its legacy value)."
+    return dict(model=identity_config(cfg, SCHEMA, 'reflectdiffu'), vocab_size=len(data.vocab), d_reason=data.d_reason,
                 intent_refer=intent_refer_of(data))
 
 SYSTEM = register(System(
