@@ -619,3 +619,36 @@ def test_emotion_path_dropout_reading_matches_the_files():
     assert max(late) > max(spread[6000], spread[8000])                                      # "swing wider than the seeds spread"
     assert all(runs[k][6000] < base[6000] and runs[k][8000] > base[8000] for k in runs)     # "lower at 6,000 and higher at 8,000"
     assert base[8000] < base[6000] and base[14000] < base[12000] == base.max()              # "where the run without dips", "falls after 12,000"
+
+
+def test_emotion_path_dropout_16k_reading_matches_the_files():
+    "The README's reading of the two regularisers at 16,000 steps: levers/{reason,emo}_dropout_mpnet_16k resume the 8,000-step runs, and every number is in their files, the MPNet run without dropout's, the MiniLM seeds' and the floor's."
+    import pandas as pd
+    t = ' '.join((ROOT/'README.md').read_text().split())
+    R, n = ROOT/'reports/full', r'([+-]?\d+\.\d+)'
+    num = lambda pattern: [float(g) for g in _claim(t, pattern)]
+    r2, steps = (lambda x: round(x, 2)), (12000, 14000, 16000)
+    valid = lambda p: 100 * pd.read_csv(p, sep='\t').set_index('step')['acc_emo']
+    B = R/'levers/era_mpnet'
+    base, acc, runs = valid(B/'run/train/full/valid.tsv'), {}, {}
+    for key in ('reason_dropout', 'emo_dropout'):
+        L, L8 = R/f'levers/{key}_mpnet_16k', R/f'levers/{key}_mpnet_8k'
+        diff, summ = (L/'params.diff').read_text(), json.loads((L/'train/full/summary.json').read_text())
+        assert f'+  {key}: 0.3' in diff and '+  d_r: 768' in diff and 'max_steps' not in diff, key   # max_steps at its default 16,000
+        assert summ['steps'] == 16000 and summ['resumed_from'] == [8000], key                      # resumed from the 8,000-step run
+        v8, v16 = (pd.read_csv(p/'train/full/valid.tsv', sep='\t') for p in (L8, L))
+        assert v16.iloc[:len(v8)].equals(v8), key                                                  # ... whose validations it continues
+        runs[key] = valid(L/'train/full/valid.tsv')
+        acc[key] = json.loads((L/'eval/full/metrics.json').read_text())['acc_emo']
+    got = num(rf'valid Acc_emo is {n}, {n} and {n} at steps 12,000, 14,000 and 16,000 with `reason_dropout` and {n}, {n} and {n} '
+              rf'with `emo_dropout`, against {n}, {n} and {n} without')
+    assert got == [r2(s[k]) for s in (runs['reason_dropout'], runs['emo_dropout'], base) for k in steps]
+    mp = json.loads((B/'run_eval/eval/full/metrics.json').read_text())['acc_emo']
+    got = num(rf'the test emotion reads {n} with `reason_dropout` and {n} with `emo_dropout`, against {n} without: differences of {n} and {n} points')
+    d = [acc['reason_dropout'] - mp, acc['emo_dropout'] - mp]
+    assert got == [r2(acc['reason_dropout']), r2(acc['emo_dropout']), r2(mp)] + [r2(x) for x in d]
+    seeds = [json.loads((R/f'eval/{v}/metrics.json').read_text())['acc_emo'] for v in ('full', 'full_s2', 'full_s3')]
+    floor = json.loads((R/'floors/metrics.json').read_text())['bow']['acc_emo']
+    got = num(rf'within the range of the three MiniLM seeds of `full` \({n}\), and both at least {n} points below the bag of words \({n}\)')
+    assert got == [r2(max(seeds) - min(seeds)), r2(floor - max(acc.values())), r2(floor)]
+    assert all(abs(x) < max(seeds) - min(seeds) for x in d) and max(acc.values()) < floor     # "within the range", "below the bag of words"
