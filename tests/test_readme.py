@@ -593,6 +593,12 @@ def test_era_mpnet_run_reading_matches_the_files():
     assert got == acc(q) + acc(r) and all(a < b for a, b in zip(acc(q), acc(r)))          # "does not help"
 
 
+def _valid_acc_emo(path):
+    "Validation Acc_emo (%) by step of a training run's valid.tsv."
+    import pandas as pd
+    return 100 * pd.read_csv(path, sep='\t').set_index('step')['acc_emo']
+
+
 def test_emotion_path_dropout_reading_matches_the_files():
     "The README's reading of the two regularisers of the emotion path: every number is in levers/{reason,emo}_dropout_mpnet_8k, the MPNet run they compare with and the MiniLM seeds' validations."
     import pandas as pd
@@ -600,7 +606,7 @@ def test_emotion_path_dropout_reading_matches_the_files():
     R, n = ROOT/'reports/full', r'([+-]?\d+\.\d+)'
     num = lambda pattern: [float(g) for g in _claim(t, pattern)]
     r2, steps = (lambda x: round(x, 2)), (2000, 4000, 6000, 8000)
-    acc = lambda p: 100 * pd.read_csv(p, sep='\t').set_index('step')['acc_emo']
+    acc = _valid_acc_emo
     base, runs = acc(R/'levers/era_mpnet/run/train/full/valid.tsv'), {}
     for key in ('reason_dropout', 'emo_dropout'):
         L = R/f'levers/{key}_mpnet_8k'
@@ -628,7 +634,7 @@ def test_emotion_path_dropout_16k_reading_matches_the_files():
     R, n = ROOT/'reports/full', r'([+-]?\d+\.\d+)'
     num = lambda pattern: [float(g) for g in _claim(t, pattern)]
     r2, steps = (lambda x: round(x, 2)), (12000, 14000, 16000)
-    valid = lambda p: 100 * pd.read_csv(p, sep='\t').set_index('step')['acc_emo']
+    valid = _valid_acc_emo
     B = R/'levers/era_mpnet'
     base, acc, runs = valid(B/'run/train/full/valid.tsv'), {}, {}
     for key in ('reason_dropout', 'emo_dropout'):
