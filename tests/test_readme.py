@@ -658,3 +658,15 @@ def test_emotion_path_dropout_16k_reading_matches_the_files():
     got = num(rf'within the range of the three MiniLM seeds of `full` \({n}\), and both at least {n} points below the bag of words \({n}\)')
     assert got == [r2(max(seeds) - min(seeds)), r2(floor - max(acc.values())), r2(floor)]
     assert all(abs(x) < max(seeds) - min(seeds) for x in d) and max(acc.values()) < floor     # "within the range", "below the bag of words"
+    cmp = {k: pd.read_csv(R/f'levers/{k}_mpnet_16k/compare.csv').set_index(['system', 'metric']) for k in acc}
+    ci = lambda k, metric: [r2(float(cmp[k].loc[(f'{k}_mpnet_16k', metric), c])) for c in ('diff', 'lo', 'hi')]
+    for k in acc:   # rd-compare's base is the MPNet run without dropout, and each side is the committed metrics.json
+        row = cmp[k].loc[(f'{k}_mpnet_16k', 'acc_emo')]
+        assert abs(row['a'] - mp) < 1e-9 and abs(row['b'] - acc[k]) < 1e-9, k
+    got = num(rf'the intervals of both include 0: {n} \[{n}, {n}\] with `reason_dropout` and {n} \[{n}, {n}\] with `emo_dropout`')
+    assert got == ci('reason_dropout', 'acc_emo') + ci('emo_dropout', 'acc_emo') and got[1] < 0 < got[2] and got[4] < 0 < got[5]
+    got = num(rf'`reason_dropout` BLEU-1 {n} \[{n}, {n}\], `emo_dropout` PPL {n} \[{n}, {n}\]')
+    assert got == ci('reason_dropout', 'bleu1') + ci('emo_dropout', 'ppl') and got[1] > 0 and got[4] > 0   # intervals above 0
+    sm = [json.loads((R/f'eval/{v}/metrics.json').read_text()) for v in ('full', 'full_s2', 'full_s3')]
+    spread = lambda key: max(x[key] for x in sm) - min(x[key] for x in sm)
+    assert abs(got[0]) < spread('bleu1') and abs(got[3]) < spread('ppl')   # "a fraction of the seed spread": the MiniLM seeds' ranges

@@ -89,8 +89,8 @@ def installed_mpnet(dest_root, key='era.encoder', dists=MPNET_DISTS, parts=MPNET
     return join_parts(found, dest, key, sha256, 'the installed wheels ' + ', '.join(dists))
 
 # %% ../../nbs/03b_pretrained.ipynb #476f7c6e
-def encoder_folder(spec: str, key: str = 'era.encoder', pretrained='out/pretrained') -> str:
-    "The encoder folder a params value names: 'minilm', 'mpnet' (joined under `pretrained` from its installed wheels) or a local folder with config.json; errors name `key`."
+def encoder_folder(spec: str, key: str, pretrained) -> str:
+    "The encoder folder a params value names: 'minilm', 'mpnet' (joined under `pretrained`, the profile's `Layout.pretrained`, from its installed wheels) or a local folder with config.json; errors name `key`."
     if spec == 'minilm': return minilm_path()
     if spec == 'mpnet': return str(installed_mpnet(pretrained, key))
     if not isinstance(spec, str) or not (Path(spec)/'config.json').is_file():

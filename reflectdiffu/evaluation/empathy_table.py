@@ -9,48 +9,15 @@ from pathlib import Path
 import numpy as np, pandas as pd
 from ..core.device import resolve_device
 from ..data.corpus import DataError, read_jsonl
+from .metrics import gold_records, response_records
 from .empathy import MECHANISMS, MECHANISM_NAMES, LEVELS, empathy_row, empathy_levels
 from .patterns import PATTERNS, pattern_profile, profile_figure
 from .diversity import diversity_row
 
 # %% auto #0
-__all__ = ['RESPONSE_FIELDS', 'DIVERSITY_KEYS', 'HUMAN', 'RETRIEVAL', 'SIG_COLUMNS', 'gold_records', 'response_records',
-           'write_levels', 'read_levels', 'system_empathy', 'emp_f1_bootstrap', 'row_order', 'empathy_frame',
-           'patterns_frame', 'frame_markdown', 'levels_figure', 'load_identifiers', 'score_system', 'read_rows',
-           'empathy_report', 'write_empathy_report']
-
-# %% ../../nbs/63_empathy_table.ipynb #849effc9
-RESPONSE_FIELDS = ('id', 'response', 'gold')
-
-def gold_records(test_examples) -> list[dict]:
-    "The test turns as response records of the human row: id, context, gold (text), ref_tokens."
-    out = []
-    for i, ex in enumerate(test_examples):
-        t = ex.get('target') if isinstance(ex, dict) else None
-        if not isinstance(t, dict) or not isinstance(t.get('tokens'), list) or not isinstance(ex.get('context'), list):
-            raise ValueError(f"test example {i} (id {ex.get('id', '?') if isinstance(ex, dict) else '?'}): expected 'context' (list) and 'target' with 'tokens'")
-        out.append(dict(id=ex['id'], context=ex['context'], gold=t['text'], ref_tokens=list(t['tokens'])))
-    if not out: raise ValueError("gold_records: no test examples")
-    return out
-
-def response_records(tsv, test_examples) -> list[dict]:
-    "One system's `responses.tsv` (evaluate stage or retrieval floor) joined with its test turns: the gold record plus response and hyp_tokens."
-    tsv = Path(tsv)
-    if not tsv.exists(): raise FileNotFoundError(f"{tsv}: missing (written by the evaluate stage, or the floors stage for the retrieval responder)")
-    df = pd.read_csv(tsv, sep='\t', dtype=str, keep_default_na=False)
-    miss = [c for c in RESPONSE_FIELDS if c not in df.columns]
-    if miss: raise DataError(tsv, 1, f"missing column {miss[0]!r} (expected {list(RESPONSE_FIELDS)})")
-    gold = {r['id']: r for r in gold_records(test_examples)}
-    out, seen = [], set()
-    for k, row in enumerate(df.to_dict('records')):
-        g = gold.get(row['id'])
-        if g is None: raise DataError(tsv, k + 2, f"id {row['id']!r} is not a turn of the test split")
-        if row['id'] in seen: raise DataError(tsv, k + 2, f"id {row['id']!r} answered twice")
-        seen.add(row['id'])
-        out.append(dict(g, response=row['response'], hyp_tokens=row['response'].split()))
-    if len(out) != len(gold):
-        raise DataError(tsv, None, f"{len(out)} responses for {len(gold)} test turns (every turn must be answered; first missing: {next(i for i in gold if i not in seen)!r})")
-    return out
+__all__ = ['DIVERSITY_KEYS', 'HUMAN', 'RETRIEVAL', 'SIG_COLUMNS', 'write_levels', 'read_levels', 'system_empathy',
+           'emp_f1_bootstrap', 'row_order', 'empathy_frame', 'patterns_frame', 'frame_markdown', 'levels_figure',
+           'load_identifiers', 'score_system', 'read_rows', 'empathy_report', 'write_empathy_report']
 
 # %% ../../nbs/63_empathy_table.ipynb #1fb66590
 def write_levels(path, ids, levels: dict):

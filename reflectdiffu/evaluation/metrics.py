@@ -9,12 +9,13 @@ from collections import Counter
 from pathlib import Path
 from tqdm.auto import tqdm
 from ..data.pretrained import minilm_path
+from ..data.corpus import DataError
 
 # %% auto #0
-__all__ = ['BART_DIRECTIONS', 'RECORD_FIELDS', 'OPTIONAL', 'EVAL_KEYS', 'ngrams', 'bleu_stats', 'bleu_from_stats', 'corpus_bleu',
-           'distinct_n', 'perplexity', 'accuracy', 'intent_accuracies', 'resolve_checkpoint', 'bertscore_key',
-           'bertscore_pairs', 'bertscore_f1', 'BARTScorer', 'bartscore_key', 'bartscore', 'check_records',
-           'not_applicable', 'evaluate_responses']
+__all__ = ['BART_DIRECTIONS', 'RECORD_FIELDS', 'OPTIONAL', 'EVAL_KEYS', 'RESPONSE_FIELDS', 'ngrams', 'bleu_stats',
+           'bleu_from_stats', 'corpus_bleu', 'distinct_n', 'perplexity', 'accuracy', 'intent_accuracies',
+           'resolve_checkpoint', 'bertscore_key', 'bertscore_pairs', 'bertscore_f1', 'BARTScorer', 'bartscore_key',
+           'bartscore', 'check_records', 'not_applicable', 'evaluate_responses', 'gold_records', 'response_records']
 
 # %% ../../nbs/30_metrics.ipynb #f3534246
 def ngrams(tokens, n):
@@ -308,4 +309,50 @@ def evaluate_responses(records, classifier, cfg, device=None, progress=True, emo
     else: out['bartscore'], out['bartscore.status'] = None, 'skipped: eval.bartscore_model is empty'
     for k, v in out.items():
         if isinstance(v, float) and not math.isfinite(v): raise ValueError(f"metric {k} is not finite ({v}); check the records")
+    return out
+
+# %% ../../nbs/30_metrics.ipynb #4c038ef3
+RESPONSE_FIELDS = ('id', 'response', 'gold')   # the columns of every responses.tsv (evaluate stage, retrieval floor)
+_TYPED = dict(n_tokens=int, nll_sum=float)
+_FROM_SPLIT = ('id', 'gold', 'context')          # taken from the test split, not from the table (its context is a shortened string)
+
+def gold_records(test_examples) -> list[dict]:
+    "The test turns as response records of the human row: id, context, gold (text), ref_tokens."
+    out = []
+    for i, ex in enumerate(test_examples):
+        t = ex.get('target') if isinstance(ex, dict) else None
+        if not isinstance(t, dict) or not isinstance(t.get('tokens'), list) or not isinstance(ex.get('context'), list):
+            raise ValueError(f"test example {i} (id {ex.get('id', '?') if isinstance(ex, dict) else '?'}): expected 'context' (list) and 'target' with 'tokens'")
+        out.append(dict(id=ex['id'], context=ex['context'], gold=t['text'], ref_tokens=list(t['tokens'])))
+    if not out: raise ValueError("gold_records: no test examples")
+    return out
+
+def _cell(tsv, line, col, v):
+    "A record field from a responses.tsv cell: '' is None, `n_tokens` / `nll_sum` parsed; an error names the file and line."
+    if v == '': return None
+    t = _TYPED.get(col)
+    if t is None: return v
+    try: return t(v)
+    except ValueError: raise DataError(tsv, line, f"column {col!r}: expected {t.__name__}, got {v!r}") from None
+
+def response_records(tsv, test_examples) -> list[dict]:
+    "One system's `responses.tsv` (evaluate stage or retrieval floor) joined with its test turns: the gold record plus response, hyp_tokens and the table's other columns, typed."
+    import pandas as pd
+    tsv = Path(tsv)
+    if not tsv.exists(): raise FileNotFoundError(f"{tsv}: missing (written by the evaluate stage, or the floors stage for the retrieval responder)")
+    df = pd.read_csv(tsv, sep='\t', dtype=str, keep_default_na=False)
+    miss = [c for c in RESPONSE_FIELDS if c not in df.columns]
+    if miss: raise DataError(tsv, 1, f"missing column {miss[0]!r} (expected {list(RESPONSE_FIELDS)})")
+    gold = {r['id']: r for r in gold_records(test_examples)}
+    out, seen = [], set()
+    for k, row in enumerate(df.to_dict('records')):
+        g = gold.get(row['id'])
+        if g is None: raise DataError(tsv, k + 2, f"id {row['id']!r} is not a turn of the test split")
+        if row['id'] in seen: raise DataError(tsv, k + 2, f"id {row['id']!r} answered twice")
+        seen.add(row['id'])
+        rec = dict(g, **{c: _cell(tsv, k + 2, c, v) for c, v in row.items() if c not in _FROM_SPLIT})
+        rec['response'] = row['response']; rec['hyp_tokens'] = row['response'].split()
+        out.append(rec)
+    if len(out) != len(gold):
+        raise DataError(tsv, None, f"{len(out)} responses for {len(gold)} test turns (every turn must be answered; first missing: {next(i for i in gold if i not in seen)!r})")
     return out

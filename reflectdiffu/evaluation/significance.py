@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
-from .metrics import bleu_stats, bleu_from_stats, ngrams, check_records
+from .metrics import bleu_stats, bleu_from_stats, ngrams, check_records, response_records
 from ..data.corpus import read_jsonl, DataError
 from ..core.params import load_params, ParamsError
+from ..core.paths import Layout
 
 
 # %% auto #0
@@ -166,37 +167,60 @@ def significance_section(records: dict, base: str, seed: int, stats: dict = None
     return table, ablation_markdown(table)
 
 # %% ../../nbs/36_significance.ipynb #f65956a7
-def _responses(spec):
-    "(name, path, records) of a `NAME=PATH` argument; PATH: a responses.jsonl or the folder holding it."
-    name, sep, path = spec.partition('=')
-    if not sep or not name or not path: raise ValueError(f"{spec!r}: expected NAME=PATH (PATH: responses.jsonl or its folder)")
-    p = Path(path); p = p/'responses.jsonl' if p.is_dir() or not p.suffix else p   # a folder (or a folder's name)
-    if not p.exists(): raise FileNotFoundError(f"{p}: not found (the evaluate stage writes out/<profile>/eval/<run>/responses.jsonl)")
-    return name, p, read_jsonl(p)
+def _resolve(path):
+    "The responses file of a PATH argument: the file itself, or in a folder its responses.jsonl, else its responses.tsv."
+    p = Path(path)
+    if p.is_dir() or not p.suffix:   # a folder (or a folder's name)
+        p = next((p/f for f in ('responses.jsonl', 'responses.tsv') if (p/f).exists()), p/'responses.jsonl')
+    if not p.exists(): raise FileNotFoundError(f"{p}: not found (the evaluate stage writes out/<profile>/eval/<run>/responses.jsonl and reports/<profile>/eval/<run>/responses.tsv)")
+    return p
 
-def compare_runs(specs, n_boot=1000, seed=0, progress=False):
+def _responses(spec, test=None):
+    "(name, path, records, note) of a `NAME=PATH` argument; a responses.tsv is joined with the test split at `test` and checked against the metrics.json beside it."
+    name, sep, path = spec.partition('=')
+    if not sep or not name or not path: raise ValueError(f"{spec!r}: expected NAME=PATH (PATH: responses.jsonl, responses.tsv or their folder)")
+    p = _resolve(path)
+    if p.suffix != '.tsv': return name, p, read_jsonl(p), ''
+    if test is None: raise ValueError(f"{p}: a responses.tsv holds no reference tokens; give the prepared test split it answers (--test)")
+    recs = response_records(p, read_jsonl(test))
+    m = p.parent/'metrics.json'
+    if not m.exists(): return name, p, recs, f"; joined with `{test}`; no metrics.json beside it, not checked"
+    check_reproduces(response_stats(recs), json.loads(m.read_text()), f"{p} joined with {test} vs {m}")
+    return name, p, recs, f"; joined with `{test}`, reproduces `{m}`"
+
+def _md5(p): return hashlib.md5(Path(p).read_bytes()).hexdigest()
+
+def compare_runs(specs, n_boot=1000, seed=0, progress=False, test=None):
     "Every run of `specs` (`NAME=PATH` strings) against the first: (ablation_table DataFrame, Markdown naming each file with its md5, the hash dvc.lock records)."
-    runs = [_responses(s) for s in specs]
-    names = [n for n, _, _ in runs]
+    runs = [_responses(s, test) for s in specs]
+    names = [n for n, *_ in runs]
     if len(runs) < 2: raise ValueError("give at least two runs (the first is the base)")
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup: raise ValueError(f"run name(s) given twice: {dup}")
-    df = ablation_table({n: r for n, _, r in runs}, base=names[0], n_boot=n_boot, seed=seed, progress=progress)
-    head = ''.join(f"- `{n}`: `{p}` ({len(r)} responses, md5 {hashlib.md5(p.read_bytes()).hexdigest()})\n" for n, p, r in runs)
+    df = ablation_table({n: r for n, _, r, _ in runs}, base=names[0], n_boot=n_boot, seed=seed, progress=progress)
+    head = ''.join(f"- `{n}`: `{p}` ({len(r)} responses, md5 {_md5(p)}{note})\n" for n, p, r, note in runs)
+    if any(note for *_, note in runs): head += f"- test split `{test}`: md5 {_md5(test)}\n"
     return df, f"Runs compared (bootstrap seed {seed}):\n\n{head}\n{ablation_markdown(df)}"
 
 def compare_main(argv=None):
-    "Command line `rd-compare BASE=PATH NAME=PATH ... [--out DIR] [--n-boot N] [--seed S] [--params params.yaml]`."
+    "Command line `rd-compare BASE=PATH NAME=PATH ... [--out DIR] [--n-boot N] [--seed S] [--params params.yaml] [--test SPLIT]`."
     ap = argparse.ArgumentParser(prog='rd-compare', description='Compare runs with the first on the same test turns: paired bootstrap of the Table 2 metrics, approximate randomisation of Distinct-1/2.')
-    ap.add_argument('runs', nargs='+', metavar='NAME=PATH', help='responses.jsonl of an evaluate stage (or its folder); the first is the base')
+    ap.add_argument('runs', nargs='+', metavar='NAME=PATH', help='responses.jsonl or responses.tsv of an evaluate stage (or its folder); the first is the base')
     ap.add_argument('--out', help='folder for compare.csv and compare.md (default: print only)')
     ap.add_argument('--n-boot', type=int, default=1000, help='bootstrap draws and randomisation rounds (default 1000)')
     ap.add_argument('--seed', type=int, default=None, help='bootstrap seed (default: params `seed`, as the report stage)')
-    ap.add_argument('--params', default='params.yaml', help='where the default seed is read')
+    ap.add_argument('--params', default='params.yaml', help='where the default seed and profile are read')
+    ap.add_argument('--test', default=None, help='prepared test split a responses.tsv is joined with (default: out/<params profile>/prepare/test.jsonl)')
     a = ap.parse_args(argv)
     try:
-        seed = a.seed if a.seed is not None else load_params(a.params)['seed']
-        df, md = compare_runs(a.runs, a.n_boot, seed, progress=sys.stderr.isatty())
+        tables = any(_resolve(s.partition('=')[2]).suffix == '.tsv' for s in a.runs if s.partition('=')[2])
+        P = load_params(a.params) if a.seed is None or (tables and a.test is None) else {}
+        seed = a.seed if a.seed is not None else P['seed']
+        test = None
+        if tables:
+            test = Path(a.test) if a.test else Layout(P['profile']).prepare/'test.jsonl'
+            if not test.exists(): raise FileNotFoundError(f"{test}: the prepared test split is missing (run `dvc repro prepare` for its profile, or give --test)")
+        df, md = compare_runs(a.runs, a.n_boot, seed, progress=sys.stderr.isatty(), test=test)
     except (ValueError, FileNotFoundError, KeyError, DataError, ParamsError) as e: sys.exit(f"rd-compare: {e}")
     print(md)
     if a.out:

