@@ -670,3 +670,44 @@ def test_emotion_path_dropout_16k_reading_matches_the_files():
     sm = [json.loads((R/f'eval/{v}/metrics.json').read_text()) for v in ('full', 'full_s2', 'full_s3')]
     spread = lambda key: max(x[key] for x in sm) - min(x[key] for x in sm)
     assert abs(got[0]) < spread('bleu1') and abs(got[3]) < spread('ppl')   # "a fraction of the seed spread": the MiniLM seeds' ranges
+
+
+def test_frozen_era_reading_matches_the_files():
+    "The README's reading of the frozen MPNet ERA (levers/era_mpnet_frozen): tagging F1, stage time and h~ probe against the fine-tuned MPNet ERA's, the frozen encoder's probe and the paper."
+    t = ' '.join((ROOT/'README.md').read_text().split())
+    R, n = ROOT/'reports/full', r'([+-]?\d+\.\d+)'
+    num = lambda pattern: [float(g) for g in _claim(t, pattern)]
+    r2 = lambda x: round(x, 2)
+    F, T = R/'levers/era_mpnet_frozen', R/'levers/era_mpnet'
+    for d in (F/'era', F/'probe'):
+        diff = (d/'params.diff').read_text()
+        assert '+  finetune_layers: 0 ' in diff and '+  d_r: 768 ' in diff and '+  encoder: ' in diff and 'all-mpnet-base-v2' in diff, d
+    em = {k: json.loads((p/'era/era_metrics.json').read_text()) for k, p in (('frozen', F), ('tuned', T))}
+    assert em['frozen']['cache']['d_r'] == em['tuned']['cache']['d_r'] == 768
+    pr = {k: json.loads((p/'probe/emotion_probe.json').read_text()) for k, p in (('frozen', F), ('tuned', T))}
+    h = {k: pr[k]['blocks']['era_h'] for k in pr}
+    assert all(pr[k]['checks']['bow_vs_floors']['equal'] for k in pr)                        # the same bag of words, the floor
+    n_train = json.loads((R/'prepare.json').read_text())['examples']['train']
+    assert all(pr[k]['n']['train'] == n_train for k in pr)                                  # "fit on the whole train split"
+    mp10k = json.loads((R/'levers/encoder_probe/emotion_probe.json').read_text())['blocks']['mpnet_mean']['test_acc']
+    got = num(rf'all-mpnet-base-v2 reads the test emotion at {n} with a quarter of the training data, while the h~ of the ERA whose top two MPNet '
+              rf'layers were fine-tuned on the VADER silver tags reads it at {n} with all of it')
+    assert got == [r2(mp10k), r2(h['tuned']['test_acc'])]
+    secs = int(_claim(t, r'the ERA stage ([\d,]+) s on one thread\)')[0].replace(',', ''))
+    assert secs == round(em['frozen']['timings']['stage_s'])
+    f1 = {k: em[k]['era']['test']['f1'] for k in em}
+    got = num(rf'tags the held-out test turns at `<em>` F1 {n} against {n} fine-tuned')
+    assert got == [round(f1['frozen'], 3), round(f1['tuned'], 3)]
+    c = {k: next(x for x in pr[k]['comparisons'] if (x['a'], x['b']) == ('era_h', 'bow')) for k in pr}
+    got = num(rf'reads the test emotion at {n} against {n}: above the bag of words by {n} \[{n}, {n}\] points \(fine-tuned: {n} \[{n}, {n}\]\) '
+              rf'and {n} points below the paper\'s Acc_emo \({n}\)')
+    from reflectdiffu.evaluation.tables import read_paper_table
+    pt = read_paper_table(ROOT/'reports/paper_table2.csv')
+    paper = float(pt.loc[pt['model'] == 'ReflectDiffu', 'Acc_emo'].iloc[0])
+    assert got == [r2(h['frozen']['test_acc']), r2(h['tuned']['test_acc'])] + [r2(c['frozen'][k]) for k in ('diff', 'lo', 'hi')] \
+                  + [r2(c['tuned'][k]) for k in ('diff', 'lo', 'hi')] + [r2(paper - h['frozen']['test_acc']), paper]
+    assert c['frozen']['lo'] > 0 and h['frozen']['test_acc'] < paper
+    got = num(rf'buys {n} of tagging F1 and costs {n} points of the emotion')
+    assert got == [r2(f1['tuned'] - f1['frozen']), r2(h['frozen']['test_acc'] - h['tuned']['test_acc'])]
+    mp = json.loads((T/'run_eval/eval/full/metrics.json').read_text())['acc_emo']
+    assert num(rf'whether the head keeps more of it than the {n} of the model on the fine-tuned one')[0] == r2(mp)
