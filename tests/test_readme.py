@@ -689,7 +689,9 @@ def test_frozen_era_reading_matches_the_files():
     assert all(pr[k]['checks']['bow_vs_floors']['equal'] for k in pr)                        # the same bag of words, the floor
     n_train = json.loads((R/'prepare.json').read_text())['examples']['train']
     assert all(pr[k]['n']['train'] == n_train for k in pr)                                  # "fit on the whole train split"
-    mp10k = json.loads((R/'levers/encoder_probe/emotion_probe.json').read_text())['blocks']['mpnet_mean']['test_acc']
+    enc = json.loads((R/'levers/encoder_probe/emotion_probe.json').read_text())
+    mp10k = enc['blocks']['mpnet_mean']['test_acc']
+    assert round(4 * enc['n']['train'] / n_train) == 1                                      # "a quarter of the training data"
     got = num(rf'all-mpnet-base-v2 reads the test emotion at {n} with a quarter of the training data, while the h~ of the ERA whose top two MPNet '
               rf'layers were fine-tuned on the VADER silver tags reads it at {n} with all of it')
     assert got == [r2(mp10k), r2(h['tuned']['test_acc'])]
