@@ -175,30 +175,37 @@ def _resolve(path):
     if not p.exists(): raise FileNotFoundError(f"{p}: not found (the evaluate stage writes out/<profile>/eval/<run>/responses.jsonl and reports/<profile>/eval/<run>/responses.tsv)")
     return p
 
-def _responses(spec, test=None):
-    "(name, path, records, note) of a `NAME=PATH` argument; a responses.tsv is joined with the test split at `test` and checked against the metrics.json beside it."
+def _parse(spec):
+    "(name, responses file) of a `NAME=PATH` argument."
     name, sep, path = spec.partition('=')
     if not sep or not name or not path: raise ValueError(f"{spec!r}: expected NAME=PATH (PATH: responses.jsonl, responses.tsv or their folder)")
-    p = _resolve(path)
-    if p.suffix != '.tsv': return name, p, read_jsonl(p), ''
-    if test is None: raise ValueError(f"{p}: a responses.tsv holds no reference tokens; give the prepared test split it answers (--test)")
-    recs = response_records(p, read_jsonl(test))
+    return name, _resolve(path)
+
+def _responses(name, p, test_recs=None, test=None):
+    "(name, path, records, stats, note) of the responses file `p`; a responses.tsv is joined with the test split's records `test_recs` (read from `test`) and its `response_stats` (`stats`, else None) checked against the metrics.json beside it."
+    if p.suffix != '.tsv': return name, p, read_jsonl(p), None, ''
+    if test_recs is None: raise ValueError(f"{p}: a responses.tsv holds no reference tokens; give the prepared test split it answers (--test)")
+    recs = response_records(p, test_recs)
     m = p.parent/'metrics.json'
-    if not m.exists(): return name, p, recs, f"; joined with `{test}`; no metrics.json beside it, not checked"
-    check_reproduces(response_stats(recs), json.loads(m.read_text()), f"{p} joined with {test} vs {m}")
-    return name, p, recs, f"; joined with `{test}`, reproduces `{m}`"
+    if not m.exists(): return name, p, recs, None, f"; joined with `{test}`; no metrics.json beside it, not checked"
+    stats = response_stats(recs)
+    check_reproduces(stats, json.loads(m.read_text()), f"{p} joined with {test} vs {m}")
+    return name, p, recs, stats, f"; joined with `{test}`, reproduces `{m}`"
 
 def _md5(p): return hashlib.md5(Path(p).read_bytes()).hexdigest()
 
 def compare_runs(specs, n_boot=1000, seed=0, progress=False, test=None):
-    "Every run of `specs` (`NAME=PATH` strings) against the first: (ablation_table DataFrame, Markdown naming each file with its md5, the hash dvc.lock records)."
-    runs = [_responses(s, test) for s in specs]
+    "Every run of `specs` (`NAME=PATH` strings, or (name, file) pairs from `_parse`) against the first: (ablation_table DataFrame, Markdown naming each file with its md5, the hash dvc.lock records)."
+    files = [_parse(s) if isinstance(s, str) else s for s in specs]
+    test_recs = read_jsonl(test) if test is not None and any(p.suffix == '.tsv' for _, p in files) else None   # read once for every table
+    runs = [_responses(n, p, test_recs, test) for n, p in files]
     names = [n for n, *_ in runs]
     if len(runs) < 2: raise ValueError("give at least two runs (the first is the base)")
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup: raise ValueError(f"run name(s) given twice: {dup}")
-    df = ablation_table({n: r for n, _, r, _ in runs}, base=names[0], n_boot=n_boot, seed=seed, progress=progress)
-    head = ''.join(f"- `{n}`: `{p}` ({len(r)} responses, md5 {_md5(p)}{note})\n" for n, p, r, note in runs)
+    df = ablation_table({n: r for n, _, r, _, _ in runs}, base=names[0], n_boot=n_boot, seed=seed, progress=progress,
+                        stats={n: st for n, _, _, st, _ in runs if st is not None})   # a table's statistics, already checked, not computed again
+    head = ''.join(f"- `{n}`: `{p}` ({len(r)} responses, md5 {_md5(p)}{note})\n" for n, p, r, _, note in runs)
     if any(note for *_, note in runs): head += f"- test split `{test}`: md5 {_md5(test)}\n"
     return df, f"Runs compared (bootstrap seed {seed}):\n\n{head}\n{ablation_markdown(df)}"
 
@@ -213,14 +220,15 @@ def compare_main(argv=None):
     ap.add_argument('--test', default=None, help='prepared test split a responses.tsv is joined with (default: out/<params profile>/prepare/test.jsonl)')
     a = ap.parse_args(argv)
     try:
-        tables = any(_resolve(s.partition('=')[2]).suffix == '.tsv' for s in a.runs if s.partition('=')[2])
+        files = [_parse(s) for s in a.runs]
+        tables = any(p.suffix == '.tsv' for _, p in files)
         P = load_params(a.params) if a.seed is None or (tables and a.test is None) else {}
         seed = a.seed if a.seed is not None else P['seed']
         test = None
         if tables:
             test = Path(a.test) if a.test else Layout(P['profile']).prepare/'test.jsonl'
             if not test.exists(): raise FileNotFoundError(f"{test}: the prepared test split is missing (run `dvc repro prepare` for its profile, or give --test)")
-        df, md = compare_runs(a.runs, a.n_boot, seed, progress=sys.stderr.isatty(), test=test)
+        df, md = compare_runs(files, a.n_boot, seed, progress=sys.stderr.isatty(), test=test)
     except (ValueError, FileNotFoundError, KeyError, DataError, ParamsError) as e: sys.exit(f"rd-compare: {e}")
     print(md)
     if a.out:

@@ -27,7 +27,9 @@ __all__ = ['FEATURES', 'REGISTRY', 'TRAINING_CODE', 'System', 'register', 'disco
 # %% ../../nbs/50_registry.ipynb #c74220c1
 FEATURES = ('era', 'p_intent')   # cached features a system can ask for (stages `era` and `intent_clf`)
 
-def _whole_section(cfg, data): return dict(system=dict(cfg), vocab_size=len(data.vocab))
+def _section_identity(name, schema):
+    "The default `fingerprint` of the system `name`: its section's identifying keys (`identity_config`) and the vocabulary size."
+    return lambda cfg, data: dict(system=identity_config(cfg, schema, name), vocab_size=len(data.vocab))
 
 @dataclass(frozen=True)
 class System:
@@ -36,10 +38,13 @@ class System:
     schema: dict
     build: Callable
     features: Callable = lambda cfg: ()
-    fingerprint: Callable = _whole_section
+    fingerprint: Callable = None          # None: `_section_identity` of its name and schema
     steerable: Callable = lambda cfg: False
     fit: Callable = None
     description: str = ''
+
+    def __post_init__(self):
+        if self.fingerprint is None: object.__setattr__(self, 'fingerprint', _section_identity(self.name, self.schema))
 
 REGISTRY: dict[str, System] = {}
 
