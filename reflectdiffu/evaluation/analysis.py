@@ -7,12 +7,11 @@ from __future__ import annotations
 import json, math, re
 from pathlib import Path
 import numpy as np
-from ..data.corpus import read_jsonl
 
 # %% auto #0
 __all__ = ['PAPER_CASES', 'MAIN_TERMS', 'reflection_stats', 'reflection_by_run', 'reflection_markdown', 'find_case',
            'pick_reflection_cases', 'case_table', 'variants_table', 'confusion_matrix', 'plot_confusion', 'read_tsv',
-           'ema', 'plot_training_curves', 'plot_run_training', 'run_labels', 'load_responses', 'reflection_report',
+           'ema', 'plot_training_curves', 'plot_run_training', 'run_labels', 'reflection_report',
            'case_studies_markdown', 'emotion_confusion_figure', 'training_logs', 'report_markdown']
 
 # %% ../../nbs/34_analysis.ipynb #17db7a43
@@ -229,16 +228,6 @@ def plot_run_training(log: dict, val: dict, best_step: int, clip_norm: float = 0
 def run_labels(paper_rows: dict) -> dict:
     "Run -> its name in the report: `ours: <run>`, followed by the paper row it reproduces in parentheses when it has one."
     return {v: f"ours: {v}" + (f" ({row})" if row else '') for v, row in paper_rows.items()}
-
-def load_responses(runs, eval_dir, allow_missing: bool = False):
-    "(records: run -> its response records, missing: run -> path) from `eval_dir/<run>/responses.jsonl`; a missing file is an error unless `allow_missing`."
-    records, missing = {}, {}
-    for v in runs:
-        p = Path(eval_dir)/v/'responses.jsonl'
-        if p.exists(): records[v] = read_jsonl(p)
-        elif not allow_missing: raise FileNotFoundError(f"{p}: no responses for variant {v} (run `dvc repro evaluate@{v}`)")
-        else: missing[v] = str(p)
-    return records, missing
 
 # %% ../../nbs/34_analysis.ipynb #d7c3cf3a
 def reflection_report(reflection: dict, records: dict, names: dict) -> str:

@@ -9,13 +9,14 @@ from collections import Counter
 from pathlib import Path
 from tqdm.auto import tqdm
 from ..data.pretrained import minilm_path
-from ..data.corpus import DataError
+from ..data.corpus import DataError, read_jsonl
 
 # %% auto #0
-__all__ = ['BART_DIRECTIONS', 'RECORD_FIELDS', 'OPTIONAL', 'EVAL_KEYS', 'RESPONSE_FIELDS', 'ngrams', 'bleu_stats',
+__all__ = ['BART_DIRECTIONS', 'RECORD_FIELDS', 'OPTIONAL', 'EVAL_KEYS', 'RESPONSE_FIELDS', 'TURN_FIELDS', 'ngrams', 'bleu_stats',
            'bleu_from_stats', 'corpus_bleu', 'distinct_n', 'perplexity', 'accuracy', 'intent_accuracies',
            'resolve_checkpoint', 'bertscore_key', 'bertscore_pairs', 'bertscore_f1', 'BARTScorer', 'bartscore_key',
-           'bartscore', 'check_records', 'not_applicable', 'evaluate_responses', 'gold_records', 'response_records']
+           'bartscore', 'check_records', 'not_applicable', 'evaluate_responses', 'gold_records', 'response_records',
+           'load_responses']
 
 # %% ../../nbs/30_metrics.ipynb #f3534246
 def ngrams(tokens, n):
@@ -315,6 +316,7 @@ def evaluate_responses(records, classifier, cfg, device=None, progress=True, emo
 RESPONSE_FIELDS = ('id', 'response', 'gold')   # the columns of every responses.tsv (evaluate stage, retrieval floor)
 _TYPED = dict(n_tokens=int, nll_sum=float)
 _FROM_SPLIT = ('id', 'gold', 'context')          # taken from the test split, not from the table (its context is a shortened string)
+TURN_FIELDS = ('conv_id', 'utt', 'emotion', 'intent', 'intent_label', 'situation')   # a test turn's ids and gold labels: copied from the split into its record, as the evaluate stage writes them
 
 def gold_records(test_examples) -> list[dict]:
     "The test turns as response records of the human row: id, context, gold (text), ref_tokens."
@@ -336,7 +338,7 @@ def _cell(tsv, line, col, v):
     except ValueError: raise DataError(tsv, line, f"column {col!r}: expected {t.__name__}, got {v!r}") from None
 
 def response_records(tsv, test_examples) -> list[dict]:
-    "One system's `responses.tsv` (evaluate stage or retrieval floor) joined with its test turns: the gold record plus response, hyp_tokens and the table's other columns, typed."
+    "One system's `responses.tsv` (evaluate stage or retrieval floor) joined with its test turns: the gold record and the turn's `TURN_FIELDS`, plus response, hyp_tokens and the table's other columns, typed."
     import pandas as pd
     tsv = Path(tsv)
     if not tsv.exists(): raise FileNotFoundError(f"{tsv}: missing (written by the evaluate stage, or the floors stage for the retrieval responder)")
@@ -344,15 +346,35 @@ def response_records(tsv, test_examples) -> list[dict]:
     miss = [c for c in RESPONSE_FIELDS if c not in df.columns]
     if miss: raise DataError(tsv, 1, f"missing column {miss[0]!r} (expected {list(RESPONSE_FIELDS)})")
     gold = {r['id']: r for r in gold_records(test_examples)}
+    turns = {ex['id']: {f: ex[f] for f in TURN_FIELDS if f in ex} for ex in test_examples}
     out, seen = [], set()
     for k, row in enumerate(df.to_dict('records')):
         g = gold.get(row['id'])
         if g is None: raise DataError(tsv, k + 2, f"id {row['id']!r} is not a turn of the test split")
         if row['id'] in seen: raise DataError(tsv, k + 2, f"id {row['id']!r} answered twice")
         seen.add(row['id'])
-        rec = dict(g, **{c: _cell(tsv, k + 2, c, v) for c, v in row.items() if c not in _FROM_SPLIT})
+        t = turns[row['id']]
+        for c in ('emotion', 'intent'):   # the table's gold labels must be the split's: else it answers another version of the data
+            if row.get(c, '') not in ('', t.get(c, row[c])): raise DataError(tsv, k + 2, f"column {c!r} is {row[c]!r}, the test split's label is {t[c]!r}")
+        rec = {**dict.fromkeys(OPTIONAL), **g, **{c: _cell(tsv, k + 2, c, v) for c, v in row.items() if c not in _FROM_SPLIT}, **t}   # a contract field the table left out (a system without intents): None; the split's labels win (checked equal above)
         rec['response'] = row['response']; rec['hyp_tokens'] = row['response'].split()
         out.append(rec)
     if len(out) != len(gold):
         raise DataError(tsv, None, f"{len(out)} responses for {len(gold)} test turns (every turn must be answered; first missing: {next(i for i in gold if i not in seen)!r})")
     return out
+
+# %% ../../nbs/30_metrics.ipynb #e9e49762
+def load_responses(runs, eval_dir, allow_missing: bool = False, tables_dir=None, test=None):
+    "(records: run -> its response records, missing: run -> path, sources: run -> the file read) from `eval_dir/<run>/responses.jsonl`, else `tables_dir/<run>/responses.tsv` joined with the test split at `test`; a run with neither is an error unless `allow_missing`."
+    records, missing, sources, split = {}, {}, {}, None
+    for v in runs:
+        p = Path(eval_dir)/v/'responses.jsonl'
+        t = None if tables_dir is None else Path(tables_dir)/v/'responses.tsv'
+        if p.exists(): records[v], sources[v] = read_jsonl(p), str(p)
+        elif t is not None and t.exists():
+            if test is None or not Path(test).exists(): raise FileNotFoundError(f"{t}: joining a responses.tsv needs the prepared test split ({test}; run `dvc repro prepare`)")
+            split = split if split is not None else read_jsonl(test)   # read once for every table
+            records[v], sources[v] = response_records(t, split), str(t)
+        elif not allow_missing: raise FileNotFoundError(f"{p}: no responses for variant {v}" + (f" (nor {t})" if t is not None else '') + f" (run `dvc repro evaluate@{v}`)")
+        else: missing[v] = str(p)
+    return records, missing, sources
