@@ -266,11 +266,12 @@ def write_seed_spread(df: pd.DataFrame, out_dir, title: str = '') -> dict:
 
 def plot_seed_spread(values: pd.DataFrame, path=None, title: str = 'Table 2 metrics over seeds (one point per seed, bar: mean ± sd)'):
     "One panel per Table 2 metric: each group's seeds as points (seaborn strip plot) and their mean ± sd (point plot)."
-    import matplotlib.pyplot as plt, seaborn as sns
+    import matplotlib.pyplot as plt, seaborn as sns, numpy as np
     cols = [c for c in OUR_COLUMNS if c in set(values.metric)] or ['B-1']
     ncol = min(5, len(cols)); nrow = -(-len(cols) // ncol)
     order = list(dict.fromkeys(values.group))
     fig, axes = plt.subplots(nrow, ncol, figsize=(3.2 * ncol, 3.0 * nrow), squeeze=False)
+    state = np.random.get_state(); np.random.seed(0)   # the strip plot's jitter comes from numpy's global generator: seeded here, so the figure is the same on every run
     for ax, c in zip(axes.flat, cols):
         v = values[values.metric == c]
         if len(v):
@@ -278,6 +279,7 @@ def plot_seed_spread(values: pd.DataFrame, path=None, title: str = 'Table 2 metr
             sns.pointplot(data=v, x='group', y='value', order=order, ax=ax, errorbar='sd', linestyle='none', color='C3', marker='_', markersize=14)
         ax.set_title(c if v.empty else f'{c} / {v.key.iloc[0]}'[:40], fontsize=9); ax.set_xlabel(''); ax.set_ylabel('')
         ax.tick_params(axis='x', labelrotation=90, labelsize=7)
+    np.random.set_state(state)
     for ax in list(axes.flat)[len(cols):]: ax.axis('off')
     fig.suptitle(title, fontsize=10); fig.tight_layout()
     if path is not None: Path(path).parent.mkdir(parents=True, exist_ok=True); fig.savefig(path, dpi=110)
