@@ -712,4 +712,41 @@ def test_frozen_era_reading_matches_the_files():
     got = num(rf'buys {n} of tagging F1 and costs {n} points of the emotion')
     assert got == [r2(f1['tuned'] - f1['frozen']), r2(h['frozen']['test_acc'] - h['tuned']['test_acc'])]
     mp = json.loads((T/'run_eval/eval/full/metrics.json').read_text())['acc_emo']
-    assert num(rf'whether the head keeps more of it than the {n} of the model on the fine-tuned one')[0] == r2(mp)
+    import pandas as pd
+    fz = json.loads((F/'run_eval/eval/full/metrics.json').read_text())
+    summ = json.loads((F/'run/train/full/summary.json').read_text())
+    assert summ['steps'] == 16000 and summ['resumed_from'] == [2000] and fz['checkpoint_step'] == summ['best_step'] == 14000
+    assert '+  finetune_layers: 0 ' in (F/'run/params.diff').read_text()
+    floor = json.loads((R/'floors/metrics.json').read_text())['bow']['acc_emo']
+    half = 100 * 1.96 * (fz['acc_emo'] / 100 * (1 - fz['acc_emo'] / 100) / fz['n_responses']) ** 0.5
+    got = num(rf'reads the test emotion at {n}: the first model here above the bag of words \({n}\), by {n} points, little more '
+              rf'than the {n}-point half-width of a 95% binomial interval for one accuracy on 5,232 turns, and {n} points below the paper')
+    assert got == [r2(fz['acc_emo']), r2(floor), r2(fz['acc_emo'] - floor), r2(half), r2(paper - fz['acc_emo'])] and fz['n_responses'] == 5232
+    assert fz['acc_emo'] > floor and fz['acc_emo'] - floor < 2 * half                      # "above", "little more than"
+    runs = ('full', 'full_s2', 'full_s3')
+    m = {v: json.loads((R/f'eval/{v}/metrics.json').read_text()) for v in runs}
+    assert all(m[v]['acc_emo'] < floor for v in runs)                                          # "the first model here above"
+    got = num(rf'The trained head reads {n} points less than the linear probe on its h~ \({n}\), where the head on the fine-tuned ERA lost {n}\.')
+    assert got == [r2(h['frozen']['test_acc'] - fz['acc_emo']), r2(h['frozen']['test_acc']), r2(h['tuned']['test_acc'] - mp)]
+    cmp = lambda f: pd.read_csv(F/f).set_index(['system', 'metric']).loc[('frozen', 'acc_emo')]
+    d = {'full': cmp('compare.csv'), 'tuned': cmp('vs_era_mpnet/compare.csv')}
+    got = num(rf'it is {n} \[{n}, {n}\] above the MiniLM `full` of the same seed \(.*?\) and {n} \[{n}, {n}\] above the model on the '
+              rf'fine-tuned MPNet ERA \(.*?\), while the three MiniLM seeds span {n} points')
+    spread = max(m[v]['acc_emo'] for v in runs) - min(m[v]['acc_emo'] for v in runs)
+    assert got == [r2(d[k][c]) for k in ('full', 'tuned') for c in ('diff', 'lo', 'hi')] + [r2(spread)]
+    assert d['full']['lo'] > 0 and d['tuned']['lo'] > 0 and d['full']['a'] == m['full']['acc_emo'] and d['tuned']['b'] == fz['acc_emo']
+    va = {k: _valid_acc_emo(p/'run/train/full/valid.tsv') for k, p in (('frozen', F), ('tuned', T))}
+    got = num(rf'Its valid Acc_emo peaks at {n} at step 14,000, against {n} at step 12,000 for the fine-tuned ERA')
+    assert got == [r2(va['frozen'].max()), r2(va['tuned'].max())] and va['frozen'].idxmax() == 14000 and va['tuned'].idxmax() == 12000
+    got = num(rf'BLEU-1 {n} and PPL {n} lie within the MiniLM seeds \(BLEU-1 {n}, {n} and {n}; PPL {n}, {n} and {n}\)')
+    assert got == [r2(fz['bleu1']), r2(fz['ppl'])] + [r2(m[v][k]) for k in ('bleu1', 'ppl') for v in runs]
+    assert all(min(m[v][k] for v in runs) <= fz[k] <= max(m[v][k] for v in runs) for k in ('bleu1', 'ppl'))
+    ctl = {v: json.loads((R/f'eval/{v}/control.json').read_text())['control_success'] for v in runs}
+    cf = json.loads((F/'run_eval/eval/full/control.json').read_text())
+    assert cf['seed'] == json.loads((R/'eval/full/control.json').read_text())['seed'] and cf['n_contexts'] == 300
+    got = num(rf'forced-intent control reads {n}, above all three \({n}, {n} and {n}\)')
+    assert got == [r2(cf['control_success'])] + [r2(ctl[v]) for v in runs] and cf['control_success'] > max(ctl.values())
+    got = num(rf'realised less often than in two of them \({n} against {n}, {n} and {n}\), as on the fine-tuned MPNet ERA \({n}\)')
+    tuned_m = json.loads((T/'run_eval/eval/full/metrics.json').read_text())
+    assert got == [r2(fz['acc_intent_realised'])] + [r2(m[v]['acc_intent_realised']) for v in runs] + [r2(tuned_m['acc_intent_realised'])]
+    assert sum(m[v]['acc_intent_realised'] > fz['acc_intent_realised'] for v in runs) == 2
