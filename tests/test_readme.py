@@ -750,3 +750,44 @@ def test_frozen_era_reading_matches_the_files():
     tuned_m = json.loads((T/'run_eval/eval/full/metrics.json').read_text())
     assert got == [r2(fz['acc_intent_realised'])] + [r2(m[v]['acc_intent_realised']) for v in runs] + [r2(tuned_m['acc_intent_realised'])]
     assert sum(m[v]['acc_intent_realised'] > fz['acc_intent_realised'] for v in runs) == 2
+
+
+def test_intent_realisation_reading_matches_the_files():
+    "The README's reading of the choice-times-control decomposition: every number from intent_realisation.csv, the metrics, control and responses files."
+    import pandas as pd
+    t = ' '.join((ROOT/'README.md').read_text().split())
+    R, n = ROOT/'reports/full', r'([+-]?\d+\.\d+)'
+    num = lambda pattern: [float(g) for g in _claim(t, pattern)]
+    r2 = lambda x: round(x, 2)
+    d = pd.read_csv(R/'intent_realisation.csv')
+    runs = list(dict.fromkeys(d['run']))
+    m = {v: json.loads((R/f'eval/{v}/metrics.json').read_text()) for v in runs}
+    ctl = {v: json.loads((R/f'eval/{v}/control.json').read_text()) for v in runs}
+    for v in runs:   # the csv is what the files say: shares from the responses, controls from control.json
+        g = d[d['run'] == v].set_index('intent')
+        fin = pd.read_csv(R/f'eval/{v}/responses.tsv', sep='\t')['intent_final'].value_counts(normalize=True) * 100
+        assert all(abs(g.loc[i, 'share'] - fin.get(i, 0)) < 1e-3 and abs(g.loc[i, 'control'] - ctl[v]['per_intent'][i]) < 1e-3 for i in g.index), v
+    exp = d.groupby('run')['expected'].sum()
+    gap = max(abs(m[v]['acc_intent_realised'] - exp[v]) for v in runs)
+    got = num(rf'predicts `acc_intent_realised` to within {n} points for each of the (\d+) runs with intents \(seed 1234: {n} expected, {n} measured\)')
+    assert got == [r2(gap), len(runs), r2(exp['full']), r2(m['full']['acc_intent_realised'])] and len(runs) == 7
+    neu = d[d['intent'] == 'neutral'].set_index('run')
+    assert all(d.loc[d[d['run'] == v]['cost'].idxmax(), 'intent'] == 'neutral' for v in runs)   # "the costliest in every one"
+    gold = (pd.read_csv(R/'eval/full/responses.tsv', sep='\t')['intent'] == 'neutral').mean() * 100
+    other = d[d['intent'] != 'neutral'].groupby('run')['control'].mean()
+    got = num(rf'the runs choose it for {n}% to {n}% of test turns \(the gold response intent is `neutral` for {n}%\), and a forced `neutral` '
+              rf'is realised in {n}% to {n}% of the contexts, while the other eight intents average {n}% to {n}%')
+    assert got == [r2(neu['share'].min()), r2(neu['share'].max()), r2(gold), r2(neu['control'].min()), r2(neu['control'].max()),
+                   r2(other.min()), r2(other.max())]
+    c = ctl['full']; row = dict(zip(c['intents'], c['matrix'][c['intents'].index('neutral')]))
+    k, tot = [int(x) for x in _claim(t, r'classified `acknowledging`, `consoling` or `encouraging` (\d+) times out of (\d+)')]
+    assert k == row['acknowledging'] + row['consoling'] + row['encouraging'] and tot == sum(row.values()) == c['n_contexts']
+    got = num(rf'Seed 3 loses {n} points to `neutral`, seed 1234 {n}\.')
+    assert got == [r2(neu.loc['full_s3', 'cost']), r2(neu.loc['full', 'cost'])]
+    F = R/'levers/era_mpnet_frozen/run_eval/eval/full'
+    from reflectdiffu.evaluation.realisation import realisation_table
+    fz = realisation_table({'frozen': [dict(intent_final=i) for i in pd.read_csv(F/'responses.tsv', sep='\t')['intent_final']]},
+                           {'frozen': json.loads((F/'control.json').read_text())})
+    fzn = next(r for r in fz if r['intent'] == 'neutral')
+    got = num(rf'chooses `neutral` for {n}% of test turns, which accounts for its lower realisation \({n} expected, {n} measured\)')
+    assert got == [r2(fzn['share']), r2(sum(r['expected'] for r in fz)), r2(json.loads((F/'metrics.json').read_text())['acc_intent_realised'])]
