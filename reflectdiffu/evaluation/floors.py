@@ -10,10 +10,11 @@ import numpy as np
 import pandas as pd
 from .metrics import (accuracy, corpus_bleu, distinct_n, intent_accuracies, bertscore_f1, bartscore,
                                   EVAL_KEYS)
+from ..data.corpus import INTENTS
 
 # %% auto #0
-__all__ = ['PPL_NA', 'FLOOR_KEYS', 'RESPONSE_COLUMNS', 'context_text', 'majority_label', 'majority_floor', 'tfidf',
-           'check_c_grid', 'fit_bow', 'nearest', 'retrieval_records', 'generation_metrics', 'human_row',
+__all__ = ['PPL_NA', 'NO_CLASSIFIER', 'FLOOR_KEYS', 'RESPONSE_COLUMNS', 'context_text', 'majority_label', 'majority_floor',
+           'tfidf', 'check_c_grid', 'fit_bow', 'nearest', 'retrieval_records', 'generation_metrics', 'human_row',
            'compute_floors', 'responses_frame']
 
 # %% ../../nbs/37_floors.ipynb #b29c4f62
@@ -104,9 +105,10 @@ def retrieval_records(train, test, idx, sims):
 
 # %% ../../nbs/37_floors.ipynb #9fcd8f50
 PPL_NA = 'not applicable: a retrieval system assigns no probability to the gold response'
+NO_CLASSIFIER = 'no intent classifier (the intent_clf stage\'s model file is absent)'
 
-def generation_metrics(records, cfg, device='cpu', progress=False):
-    "The Table 2 metrics of `evaluate_responses` for records without NLL: PPL None with a status."
+def generation_metrics(records, cfg, device='cpu', progress=False, classifier=None):
+    "The Table 2 metrics of `evaluate_responses` for records without NLL: PPL None with a status; `classifier` labels the responses' intents."
     if not records: raise ValueError("records: expected a non-empty list of response records")
     miss = [k for k in EVAL_KEYS if k not in cfg]
     if miss: raise KeyError(f"eval params: missing keys {['eval.' + k for k in miss]}")
@@ -120,8 +122,9 @@ def generation_metrics(records, cfg, device='cpu', progress=False):
     out['ppl'] = out['ppl_token'] = None
     out['ppl.status'] = out['ppl_token.status'] = PPL_NA
     out['acc_emo'] = accuracy([r['emotion_pred'] for r in records], [r['emotion'] for r in records])
-    out.update(intent_accuracies([r['intent_final'] for r in records], [r['intent'] for r in records], [' '.join(h) for h in H], None))
-    for k in ('acc_intent_gen_vs_gold', 'acc_intent_realised'): out[k + '.status'] = 'unavailable: the floors stage loads no intent classifier'
+    out.update(intent_accuracies([r['intent_final'] for r in records], [r['intent'] for r in records], [' '.join(h) for h in H], classifier))
+    if classifier is None:
+        for k in ('acc_intent_gen_vs_gold', 'acc_intent_realised'): out[k + '.status'] = f'unavailable: {NO_CLASSIFIER}'
     if cfg['bertscore_model']:
         res = bertscore_f1(H, R, cfg['bertscore_model'], cfg['bertscore_layer'], cfg['bertscore_baseline'] or None,
                            cfg['bertscore_batch_size'], device, verbose=progress)
@@ -134,17 +137,25 @@ def generation_metrics(records, cfg, device='cpu', progress=False):
     return out
 
 # %% ../../nbs/37_floors.ipynb #d1671ef6
-def human_row(test):
-    "Distinct-1/2 (x100) and mean length (words) of the gold responses of the `test` examples."
+def human_row(test, classifier=None):
+    "Distinct-1/2 (x100) and mean length (words) of the gold responses of `test`; with `classifier`, its agreement with their gold intents."
     if not test: raise ValueError("human_row: no test examples")
     G = [list(ex['target']['tokens']) for ex in test]
-    return dict(n_responses=len(G), hyp_len_mean=sum(map(len, G)) / len(G), dist1=distinct_n(G, 1), dist2=distinct_n(G, 2))
+    out = dict(n_responses=len(G), hyp_len_mean=sum(map(len, G)) / len(G), dist1=distinct_n(G, 1), dist2=distinct_n(G, 2))
+    if classifier is None: return out
+    gold = [ex['intent'] for ex in test]
+    acc = intent_accuracies(gold, gold, [' '.join(g) for g in G], classifier)   # the gold intent is the responder's own
+    out.update({k: acc[k] for k in ('acc_intent_gen_vs_gold', 'acc_intent_gen_vs_gold.status', 'acc_intent_realised', 'acc_intent_realised.status')})
+    pred = list(classifier.predict([' '.join(g) for g in G]))
+    out['intent_n'] = {i: gold.count(i) for i in INTENTS}
+    out['intent_recall'] = {i: accuracy([p for p, g in zip(pred, gold) if g == i], [i] * k) if k else None for i, k in out['intent_n'].items()}
+    return out
 
 # %% ../../nbs/37_floors.ipynb #6ee6e992
 FLOOR_KEYS = ('c_grid', 'ngram_max', 'min_df', 'max_features', 'max_iter')
 
-def compute_floors(train, valid, test, cfg, eval_cfg, max_context_len=None, seed=0, device='cpu', progress=False):
-    "Every floor on the processed splits: (metrics dict with blocks majority / bow / retrieval / human, retrieval records)."
+def compute_floors(train, valid, test, cfg, eval_cfg, max_context_len=None, seed=0, device='cpu', progress=False, classifier=None):
+    "Every floor on the processed splits: (metrics dict with blocks majority / bow / retrieval / human, retrieval records); `classifier`: the intent classifier."
     miss = [k for k in FLOOR_KEYS if k not in cfg]
     if miss: raise KeyError(f"floors params: missing keys {['floors.' + k for k in miss]}")
     for name, xs in (('train', train), ('valid', valid), ('test', test)):
@@ -164,9 +175,9 @@ def compute_floors(train, valid, test, cfg, eval_cfg, max_context_len=None, seed
         out['bow']['n_features'] = info['n_features']
     idx, sims = nearest(T['train'], T['test'], **tf)
     records = retrieval_records(train, test, idx, sims)
-    out['retrieval'] = generation_metrics(records, eval_cfg, device, progress)
+    out['retrieval'] = generation_metrics(records, eval_cfg, device, progress, classifier)
     out['retrieval'].update(similarity_mean=float(np.mean(sims)), n_no_overlap=int(np.sum(sims == 0)))
-    out['human'] = human_row(test)
+    out['human'] = human_row(test, classifier)
     return out, records
 
 # %% ../../nbs/37_floors.ipynb #8a073d1d

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 
 # %% auto #0
-__all__ = ['read_controls', 'realisation_table', 'realisation_summary', 'realisation_markdown', 'plot_realisation',
-           'write_realisation', 'realisation_section']
+__all__ = ['HUMAN', 'read_controls', 'realisation_table', 'realisation_summary', 'human_reference', 'realisation_markdown',
+           'plot_realisation', 'write_realisation', 'realisation_section']
 
 # %% ../../nbs/34b_realisation.ipynb #3e6edad4
 def read_controls(runs, eval_dir) -> dict:
@@ -45,6 +45,22 @@ def realisation_summary(rows: list, metrics: dict) -> list:
                         costliest_share=worst['share'], costliest_control=worst['control'], costliest_cost=worst['cost']))
     return out
 
+# %% ../../nbs/34b_realisation.ipynb #231388a0
+HUMAN = 'human'
+
+def human_reference(floors: dict) -> tuple[list, dict]:
+    "(rows like `realisation_table`'s for run `HUMAN`, {HUMAN: its metrics}) from the floors' human block, or ([], {}) without per-intent counts."
+    h = (floors or {}).get('human') or {}
+    if 'intent_n' not in h or 'intent_recall' not in h: return [], {}
+    N = sum(h['intent_n'].values())
+    if not N: raise ValueError("human_reference: the floors' human block counts no gold intents")
+    rows = []
+    for i, k in h['intent_n'].items():
+        if not k: continue   # an intent no gold response has: no share, no agreement
+        s, c = 100.0 * k / N, h['intent_recall'][i]
+        rows.append(dict(run=HUMAN, intent=i, n_final=k, share=s, control=c, expected=s * c / 100, cost=s * (100 - c) / 100))
+    return rows, {HUMAN: dict(acc_intent_realised=h['acc_intent_realised'])}
+
 # %% ../../nbs/34b_realisation.ipynb #ce3bbd90
 def realisation_markdown(rows: list, summary: list, names: dict) -> str:
     "Markdown of `realisation_summary` (measured vs expected) and of the per-intent shares and controls of `realisation_table`."
@@ -60,7 +76,10 @@ def realisation_markdown(rows: list, summary: list, names: dict) -> str:
     grid += [f"| {names.get(s['run'], s['run'])} | " + ' | '.join(
              f"{f(cell[(s['run'], i)]['share'])} · {f(cell[(s['run'], i)]['control'])}" if (s['run'], i) in cell else '' for i in intents) + ' |'
              for s in summary]
-    return '\n'.join([head] + body + ['', 'Per intent: s_i · c_i (share of final intents, % · forced-intent control, %):', ''] + grid)
+    note = ([f"`{HUMAN}`: the gold test responses (floors stage); s_i is the share of gold intent i, c_i how often the classifier labels "
+             "those responses i, and their own intent is the gold label."] if any(r['run'] == HUMAN for r in rows) else [])
+    return '\n'.join([head] + body + ['', 'Per intent: s_i · c_i (share of final intents, % · forced-intent control, %):', ''] + grid
+                     + ([''] + note if note else []))
 
 def plot_realisation(rows: list, names: dict = None, path=None, title='Forced-intent control c_i (colour) and share of final intents s_i'):
     "Heatmap of c_i, runs x intents, each cell printing c_i and (s_i); saved to `path` if given; returns the figure."
