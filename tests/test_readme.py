@@ -759,7 +759,8 @@ def test_intent_realisation_reading_matches_the_files():
     R, n = ROOT/'reports/full', r'([+-]?\d+\.\d+)'
     num = lambda pattern: [float(g) for g in _claim(t, pattern)]
     r2 = lambda x: round(x, 2)
-    d = pd.read_csv(R/'intent_realisation.csv')
+    d_all = pd.read_csv(R/'intent_realisation.csv')
+    d = d_all[d_all['run'] != 'human']                      # the runs; the gold responses' reference rows are read below
     runs = list(dict.fromkeys(d['run']))
     m = {v: json.loads((R/f'eval/{v}/metrics.json').read_text()) for v in runs}
     ctl = {v: json.loads((R/f'eval/{v}/control.json').read_text()) for v in runs}
@@ -791,3 +792,17 @@ def test_intent_realisation_reading_matches_the_files():
     fzn = next(r for r in fz if r['intent'] == 'neutral')
     got = num(rf'chooses `neutral` for {n}% of test turns, which accounts for its lower realisation \({n} expected, {n} measured\)')
     assert got == [r2(fzn['share']), r2(sum(r['expected'] for r in fz)), r2(json.loads((F/'metrics.json').read_text())['acc_intent_realised'])]
+    fl = json.loads((R/'floors/metrics.json').read_text())
+    hu, rt = fl['human'], fl['retrieval']
+    rec = {i: v for i, v in hu['intent_recall'].items() if v is not None}
+    lo, hi = min(rec, key=rec.get), max(rec, key=rec.get)
+    got = _claim(t, rf'labels the gold test responses with their own gold intent for {n}% of them \(the `human` floor of Table 2 and of the '
+                    rf'decomposition; per intent from {n}% for `(\w+)` to {n}% for `(\w+)`, `neutral` {n}%\), and the retrieval floor\'s '
+                    rf'responses, taken from the training split, with theirs for {n}%')
+    assert got == [r2(hu['acc_intent_realised']), r2(rec[lo]), lo, r2(rec[hi]), hi, r2(rec['neutral']), r2(rt['acc_intent_realised'])]
+    assert hu['acc_intent_realised'] == hu['acc_intent_gen_vs_gold'] and sum(hu['intent_n'].values()) == hu['n_responses'] == 5232
+    hum = d_all[d_all['run'] == 'human']
+    assert abs(hum['expected'].sum() - hu['acc_intent_realised']) < 1e-3                        # the human rows of the decomposition
+    got = num(rf"Seed 1234's {n} is already above the people's {n} by this measure, and its forced `neutral` \({n}%\) is below theirs")
+    assert got == [r2(m['full']['acc_intent_realised']), r2(hu['acc_intent_realised']), r2(ctl['full']['per_intent']['neutral'])]
+    assert m['full']['acc_intent_realised'] > hu['acc_intent_realised'] and ctl['full']['per_intent']['neutral'] < rec['neutral']
