@@ -67,6 +67,12 @@ def _claim(text, pattern):
     assert m, f'README "Reading the rows" no longer says: {pattern!r}; update tests/test_readme.py with the prose'
     return [float(g) if re.fullmatch(r'-?[\d.]+', g) else g for g in m.groups()]
 
+def _reading():
+    "(README as one line, reports/full, the pattern of a 2-decimal number, claim -> floats, round to 2) for the readings' tests."
+    t = ' '.join((ROOT/'README.md').read_text().split())
+    return t, ROOT/'reports/full', r'([+-]?\d+\.\d+)', (lambda pattern: [float(g) for g in _claim(t, pattern)]), (lambda x: round(x, 2))
+
+
 def test_reading_the_rows_matches_the_files():
     "Each number of the prose under the headline table is the one in the files it names (2 decimals)."
     C = _reading_context(); t, new, old = C['text'], C['new'], C['old']
@@ -674,10 +680,7 @@ def test_emotion_path_dropout_16k_reading_matches_the_files():
 
 def test_frozen_era_reading_matches_the_files():
     "The README's reading of the frozen MPNet ERA (levers/era_mpnet_frozen): tagging F1, stage time and h~ probe against the fine-tuned MPNet ERA's, the frozen encoder's probe and the paper."
-    t = ' '.join((ROOT/'README.md').read_text().split())
-    R, n = ROOT/'reports/full', r'([+-]?\d+\.\d+)'
-    num = lambda pattern: [float(g) for g in _claim(t, pattern)]
-    r2 = lambda x: round(x, 2)
+    t, R, n, num, r2 = _reading()
     F, T = R/'levers/era_mpnet_frozen', R/'levers/era_mpnet'
     for d in (F/'era', F/'probe'):
         diff = (d/'params.diff').read_text()
@@ -755,10 +758,7 @@ def test_frozen_era_reading_matches_the_files():
 def test_intent_realisation_reading_matches_the_files():
     "The README's reading of the choice-times-control decomposition: every number from intent_realisation.csv, the metrics, control and responses files."
     import pandas as pd
-    t = ' '.join((ROOT/'README.md').read_text().split())
-    R, n = ROOT/'reports/full', r'([+-]?\d+\.\d+)'
-    num = lambda pattern: [float(g) for g in _claim(t, pattern)]
-    r2 = lambda x: round(x, 2)
+    t, R, n, num, r2 = _reading()
     d_all = pd.read_csv(R/'intent_realisation.csv')
     d = d_all[d_all['run'] != 'human']                      # the runs; the gold responses' reference rows are read below
     runs = list(dict.fromkeys(d['run']))
