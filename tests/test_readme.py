@@ -806,3 +806,6 @@ def test_intent_realisation_reading_matches_the_files():
     got = num(rf"Seed 1234's {n} is already above the people's {n} by this measure, and its forced `neutral` \({n}%\) is below theirs")
     assert got == [r2(m['full']['acc_intent_realised']), r2(hu['acc_intent_realised']), r2(ctl['full']['per_intent']['neutral'])]
     assert m['full']['acc_intent_realised'] > hu['acc_intent_realised'] and ctl['full']['per_intent']['neutral'] < rec['neutral']
+    got = num(rf"the people's per-intent agreement averages {n} over the 9 intents, where seed 1234's forced control averages {n}")
+    assert len(rec) == 9 and got == [r2(sum(rec.values()) / 9), r2(ctl['full']['control_success'])]
+    assert abs(ctl['full']['control_success'] - sum(ctl['full']['per_intent'].values()) / 9) < 1e-9   # control success is that mean
