@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 
 # %% auto #0
-__all__ = ['HUMAN', 'read_controls', 'realisation_table', 'realisation_summary', 'human_reference', 'realisation_markdown',
-           'plot_realisation', 'write_realisation', 'realisation_section']
+__all__ = ['HUMAN', 'HUMAN_LABEL', 'read_controls', 'realisation_table', 'realisation_summary', 'human_reference',
+           'realisation_labels', 'realisation_markdown', 'plot_realisation', 'write_realisation', 'realisation_section']
 
 # %% ../../nbs/34b_realisation.ipynb #3e6edad4
 def read_controls(runs, eval_dir) -> dict:
@@ -61,6 +61,18 @@ def human_reference(floors: dict) -> tuple[list, dict]:
         rows.append(dict(run=HUMAN, intent=i, n_final=k, share=s, control=c, expected=s * c / 100, cost=s * (100 - c) / 100))
     return rows, {HUMAN: dict(acc_intent_realised=h['acc_intent_realised'])}
 
+# %% ../../nbs/34b_realisation.ipynb #69860261
+HUMAN_LABEL = 'people: the gold test responses'
+
+def realisation_labels(names: dict, groups: dict, seeds: dict, paper_rows: dict) -> dict:
+    "`names` (base run -> label) plus `ours: <replicate> (<base's paper row>, seed <s>)` per seed replicate of `groups`, and `HUMAN_LABEL` for `HUMAN`."
+    out = dict(names)
+    for base, members in groups.items():
+        row = paper_rows.get(base)
+        for r in members[1:]: out[r] = f"ours: {r} (" + (f"{row}, " if row else '') + f"seed {seeds[r]})"
+    out[HUMAN] = HUMAN_LABEL
+    return out
+
 # %% ../../nbs/34b_realisation.ipynb #ce3bbd90
 def realisation_markdown(rows: list, summary: list, names: dict) -> str:
     "Markdown of `realisation_summary` (measured vs expected) and of the per-intent shares and controls of `realisation_table`."
@@ -76,7 +88,7 @@ def realisation_markdown(rows: list, summary: list, names: dict) -> str:
     grid += [f"| {names.get(s['run'], s['run'])} | " + ' | '.join(
              f"{f(cell[(s['run'], i)]['share'])} · {f(cell[(s['run'], i)]['control'])}" if (s['run'], i) in cell else '' for i in intents) + ' |'
              for s in summary]
-    note = ([f"`{HUMAN}`: the gold test responses (floors stage); s_i is the share of gold intent i, c_i how often the classifier labels "
+    note = ([f"`{names.get(HUMAN, HUMAN)}`: the people's own responses to the test contexts (floors stage); s_i is the share of gold intent i, c_i how often the classifier labels "
              "those responses i, and their own intent is the gold label."] if any(r['run'] == HUMAN for r in rows) else [])
     return '\n'.join([head] + body + ['', 'Per intent: s_i · c_i (share of final intents, % · forced-intent control, %):', ''] + grid
                      + ([''] + note if note else []))
