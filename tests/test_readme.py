@@ -813,3 +813,51 @@ def test_intent_realisation_reading_matches_the_files():
     got = num(rf"the people's per-intent agreement averages {n} over the 9 intents, where seed 1234's forced control averages {n}")
     assert len(rec) == 9 and got == [r2(sum(rec.values()) / 9), r2(ctl['full']['control_success'])]
     assert abs(ctl['full']['control_success'] - sum(ctl['full']['per_intent'].values()) / 9) < 1e-9   # control success is that mean
+
+
+def test_frozen_era_ablations_reading_matches_the_files():
+    "The README's reading of the ablations on the frozen MPNet ERA: every number from levers/era_mpnet_frozen/ablations/compare.csv, significance.csv, the paper's table and the MiniLM seeds."
+    import pandas as pd
+    from reflectdiffu.evaluation.tables import read_paper_table
+    t, R, n, num, r2 = _reading()
+    F = R/'levers/era_mpnet_frozen'
+    for v in ('wo_experts', 'wo_twice'):
+        diff = (F/v/'params.diff').read_text()
+        assert '+  finetune_layers: 0 ' in diff and '+  d_r: 768 ' in diff and 'all-mpnet-base-v2' in diff, v
+        s = json.loads((F/v/f'train/{v}/summary.json').read_text())
+        m = json.loads((F/v/f'eval/{v}/metrics.json').read_text())
+        assert s['steps'] == 16000 and m['n_responses'] == 5232 and m['checkpoint_step'] == s['best_step'], v
+    c = pd.read_csv(F/'ablations/compare.csv').set_index(['system', 'metric'])
+    sig = pd.read_csv(R/'significance.csv').set_index(['system', 'metric'])
+    assert set(c['base']) == {'full'}
+    base = json.loads((F/'run_eval/eval/full/metrics.json').read_text())
+    assert c.loc[('wo_twice', 'acc_emo'), 'a'] == base['acc_emo']                              # the base is the frozen-ERA full
+    assert c.loc[('wo_era', 'acc_emo'), 'b'] == json.loads((R/'eval/wo_era/metrics.json').read_text())['acc_emo']   # the committed row
+    iv = lambda d, s, k: [r2(d.loc[(s, k), x]) for x in ('diff', 'lo', 'hi')]
+    pt = read_paper_table(ROOT/'reports/paper_table2.csv').set_index('model')
+    pd_ = lambda row, col: r2(float(pt.loc[row, col]) - float(pt.loc['ReflectDiffu', col]))
+    got = num(rf'Without the ERA the test emotion reads {n} \[{n}, {n}\] points lower, close to the paper\'s {n} for w/o ERA; on the MiniLM ERA the '
+              rf'same row was {n} \[{n}, {n}\] below its `full`')
+    assert got == iv(c, 'wo_era', 'acc_emo') + [pd_('w/o ERA', 'Acc_emo')] + iv(sig, 'wo_era', 'acc_emo')
+    got = num(rf'without the experts {n} \[{n}, {n}\] and without intent twice {n} \[{n}, {n}\], both intervals holding 0, where the paper '
+              rf'reports {n} and {n}')
+    assert got == iv(c, 'wo_experts', 'acc_emo') + iv(c, 'wo_twice', 'acc_emo') + [pd_('w/o C-Experts', 'Acc_emo'), pd_('w/o Intent twice', 'Acc_emo')]
+    assert all(c.loc[(s, 'acc_emo'), 'lo'] < 0 < c.loc[(s, 'acc_emo'), 'hi'] for s in ('wo_experts', 'wo_twice'))
+    got = num(rf'Without intent twice the final-intent accuracy falls by {n} \[{n}, {n}\] \(paper {n}\) and BLEU-1 by {n} \[{n}, {n}\] \(paper {n}\); '
+              rf'PPL falls without intent twice and without the experts, {n} \[{n}, {n}\] and {n} \[{n}, {n}\], where the paper\'s rises by {n} and {n}')
+    assert got == iv(c, 'wo_twice', 'acc_intent_pred') + [pd_('w/o Intent twice', 'Acc_intent')] + iv(c, 'wo_twice', 'bleu1') \
+                  + [pd_('w/o Intent twice', 'B-1')] + iv(c, 'wo_twice', 'ppl') + iv(c, 'wo_experts', 'ppl') \
+                  + [pd_('w/o Intent twice', 'PPL'), pd_('w/o C-Experts', 'PPL')]
+    assert c.loc[('wo_twice', 'ppl'), 'hi'] < 0 and c.loc[('wo_experts', 'ppl'), 'hi'] < 0 and got[-1] > 0 and got[-2] > 0   # "falls" / "rises"
+    got = num(rf'Without the ERA BLEU-1 rises, {n} \[{n}, {n}\] \(paper {n}\), and the final-intent accuracy falls, {n} \[{n}, {n}\] \(paper {n}\)')
+    assert got == iv(c, 'wo_era', 'bleu1') + [pd_('w/o ERA', 'B-1')] + iv(c, 'wo_era', 'acc_intent_pred') + [pd_('w/o ERA', 'Acc_intent')]
+    runs = ('full', 'full_s2', 'full_s3')
+    m = {v: json.loads((R/f'eval/{v}/metrics.json').read_text()) for v in runs}
+    keys = ('bleu1', 'ppl', 'acc_emo', 'acc_intent_pred')
+    span = {k: max(m[v][k] for v in runs) - min(m[v][k] for v in runs) for k in keys}
+    got = num(rf'the three MiniLM seeds of `full` span {n} BLEU-1, {n} PPL, {n} Acc_emo and {n} final-intent points')
+    assert got == [r2(span[k]) for k in keys]
+    larger = {(s, k) for s in ('wo_era', 'wo_experts', 'wo_twice') for k in keys if abs(c.loc[(s, k), 'diff']) > span[k]}
+    assert larger == {('wo_era', 'acc_emo'), ('wo_era', 'acc_intent_pred'), ('wo_twice', 'acc_intent_pred'), ('wo_twice', 'acc_emo')}, larger   # "the only differences here larger"
+    got = num(rf'and, by a little, on the emotion \({n}, whose interval holds 0\)')
+    assert got == [r2(c.loc[('wo_twice', 'acc_emo'), 'diff'])] and abs(got[0]) - span['acc_emo'] < 0.5            # "by a little"
