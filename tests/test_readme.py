@@ -729,10 +729,15 @@ def test_frozen_era_reading_matches_the_files():
     runs = ('full', 'full_s2', 'full_s3')
     m = {v: json.loads((R/f'eval/{v}/metrics.json').read_text()) for v in runs}
     assert all(m[v]['acc_emo'] < floor for v in runs)                                          # "the first model here above"
-    got = num(rf'The one model of ours above it on Acc_emo is not a row yet: `full` trained on a frozen MPNet ERA \({n};')
-    others = [p for p in sorted(R.glob('eval/*/metrics.json')) + sorted(R.glob('levers/**/metrics.json')) if 'era_mpnet_frozen' not in str(p)]
-    assert got == [r2(fz['acc_emo'])] and len(others) >= 15
-    assert all(json.loads(p.read_text()).get('acc_emo') is None or json.loads(p.read_text())['acc_emo'] < floor for p in others), others   # "the one"
+    got = num(rf'The models of ours above it on Acc_emo are not rows yet: `full`, `wo_experts` and `wo_twice` trained on a frozen MPNet ERA '
+              rf'\({n}, {n} and {n};')
+    above = {'full': F/'run_eval/eval/full/metrics.json', 'wo_experts': F/'wo_experts/eval/wo_experts/metrics.json',
+             'wo_twice': F/'wo_twice/eval/wo_twice/metrics.json'}
+    assert got == [r2(json.loads(p.read_text())['acc_emo']) for p in above.values()]
+    every = sorted(R.glob('eval/*/metrics.json')) + sorted(R.glob('levers/**/metrics.json'))
+    assert len(every) >= 18 and set(above.values()) <= set(every)
+    acc = lambda p: json.loads(p.read_text()).get('acc_emo')
+    assert {p for p in every if acc(p) is not None and acc(p) > floor} == set(above.values())   # "the models of ours above it": these and no other
     got = num(rf'The trained head reads {n} points less than the linear probe on its h~ \({n}\), where the head on the fine-tuned ERA lost {n}\.')
     assert got == [r2(h['frozen']['test_acc'] - fz['acc_emo']), r2(h['frozen']['test_acc']), r2(h['tuned']['test_acc'] - mp)]
     cmp = lambda f: pd.read_csv(F/f).set_index(['system', 'metric']).loc[('frozen', 'acc_emo')]
