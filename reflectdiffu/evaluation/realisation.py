@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 import numpy as np
+from .analysis import run_labels
 
 # %% auto #0
 __all__ = ['HUMAN', 'HUMAN_LABEL', 'read_controls', 'realisation_table', 'realisation_summary', 'human_reference',
@@ -65,13 +66,10 @@ def human_reference(floors: dict) -> tuple[list, dict]:
 HUMAN_LABEL = 'people: the gold test responses'
 
 def realisation_labels(names: dict, groups: dict, seeds: dict, paper_rows: dict) -> dict:
-    "`names` (base run -> label) plus `ours: <replicate> (<base's paper row>, seed <s>)` per seed replicate of `groups`, and `HUMAN_LABEL` for `HUMAN`."
-    out = dict(names)
-    for base, members in groups.items():
-        row = paper_rows.get(base)
-        for r in members[1:]: out[r] = f"ours: {r} (" + (f"{row}, " if row else '') + f"seed {seeds[r]})"
-    out[HUMAN] = HUMAN_LABEL
-    return out
+    "`names` (base run -> label) plus, per seed replicate of `groups`, `run_labels`' name with `<base's paper row>, seed <s>` as its row, and `HUMAN_LABEL` for `HUMAN`."
+    tags = {r: (f"{paper_rows[base]}, " if paper_rows.get(base) else '') + f"seed {seeds[r]}"
+            for base, members in groups.items() for r in members[1:]}
+    return {**names, **run_labels(tags), HUMAN: HUMAN_LABEL}
 
 # %% ../../nbs/34b_realisation.ipynb #ce3bbd90
 def realisation_markdown(rows: list, summary: list, names: dict) -> str:
