@@ -192,6 +192,75 @@ def test_emu_reading_matches_the_files():
     assert [d, lo, hi] == ci('acc_emo') and d < 0 and lo < 0 < hi and abs(pe - P('Acc_emo')) < 0.0051
 
 
+
+def test_answer_so_far_matches_the_files():
+    "'The answer so far': the seed spans, the rule's verdicts and every range it quotes come from the files."
+    import pandas as pd
+    t, rep, n, num, r2 = _reading()
+    v = yaml.safe_load((ROOT/'params.yaml').read_text())['variants']
+    base = [k for k, e in v.items() if e['system'] != 'reflectdiffu' and 'replicate_of' not in e]
+    abl = [k for k in RD_RUNS if k != 'full']
+    sig = pd.read_csv(rep/'significance.csv').set_index(['system', 'metric'])
+    emp = pd.read_csv(rep/'empathy_significance.csv').set_index(['system', 'metric'])
+    ss = pd.read_csv(rep/'seed_spread.csv').query("group == 'full'").set_index('key')
+    assert ss.loc['bleu1', 'n_seeds'] == 3
+    span = {k: float(ss.loc[k, 'max'] - ss.loc[k, 'min']) for k in ('bleu1', 'ppl', 'acc_emo', 'acc_intent_pred', 'dist2')}
+    got = num(rf'the three seeds of `full` span {n} BLEU-1, {n} PPL, {n} Acc_emo and {n} final-intent points')
+    assert got == [r2(span[k]) for k in ('bleu1', 'ppl', 'acc_emo', 'acc_intent_pred')], (got, span)
+    def counts(system, metric):                  # the rule: the paired interval excludes 0 and |diff| exceeds the seeds' span
+        r = sig.loc[(system, metric)]
+        return (r['lo'] > 0 or r['hi'] < 0) and abs(r['diff']) > span[metric]
+    diff = lambda system, metric: float(sig.loc[(system, metric), 'diff'])
+    assert sorted(base) == ['mime', 'moel', 'mtrs', 'trs'] and '(`trs`, `mtrs`, `moel`, `mime`)' in t
+    # baselines: PPL (every one lower than full's), Acc_emo (those that predict it), BLEU-1 (none counts)
+    lo, hi = num(rf'`full` has the higher PPL, by {n} to {n} points')
+    assert all(counts(b, 'ppl') and diff(b, 'ppl') < 0 for b in base)
+    assert [lo, hi] == [r2(min(-diff(b, 'ppl') for b in base)), r2(max(-diff(b, 'ppl') for b in base))]
+    emo = [b for b in base if (b, 'acc_emo') in sig.index]
+    assert sorted(emo) == ['mime', 'moel', 'mtrs'] and all(counts(b, 'acc_emo') and diff(b, 'acc_emo') < 0 for b in emo)
+    lo, hi = num(rf'reads the emotion better than the three that predict it, by {n} to {n} points')
+    assert [lo, hi] == [r2(min(-diff(b, 'acc_emo') for b in emo)), r2(max(-diff(b, 'acc_emo') for b in emo))]
+    (mx,) = num(rf'no BLEU-1 difference to them \(at most {n}\) is larger than the seed')
+    assert mx == r2(max(abs(diff(b, 'bleu1')) for b in base)) and not any(counts(b, 'bleu1') for b in base)
+    # ablations: which ones count, on which column
+    named = {'intent twice': 'wo_twice', 'the experts': 'wo_experts', 'the ERA': 'wo_era'}
+    a1, a2, a3 = _claim(t, r'removing (intent twice|the experts|the ERA), (intent twice|the experts|the ERA) or (intent twice|the experts|the ERA) lowers the final-intent accuracy')
+    d = num(rf'lowers the final-intent accuracy, by {n}, {n} and {n} points, and removing the ERA lowers Acc_emo, by {n};')
+    assert sorted(a for a in abl if counts(a, 'acc_intent_pred')) == sorted(named[x] for x in (a1, a2, a3))
+    assert d[:3] == [r2(-diff(named[x], 'acc_intent_pred')) for x in (a1, a2, a3)]
+    assert [a for a in abl if counts(a, 'acc_emo')] == ['wo_era'] and d[3] == r2(-diff('wo_era', 'acc_emo'))
+    assert 'removing the EMU passes the rule on none of these four columns' in t
+    assert not any(counts('wo_emu', m) for m in ('bleu1', 'ppl', 'acc_emo', 'acc_intent_pred'))
+    assert 'no ablation moves BLEU-1 or PPL by more than the seed does' in t
+    assert all(abs(diff(a, m)) < span[m] for a in abl for m in ('bleu1', 'ppl'))
+    # Emp-F1: above every baseline, intervals excluding 0; no seed replicate has been read by the identifiers
+    lo, hi = num(rf"`full`'s Emp-F1 is above the four baselines', by {n} to {n} with intervals that exclude 0")
+    e = {b: emp.loc[(b, 'emp_f1')] for b in base}
+    assert all(r['hi'] < 0 for r in e.values())
+    assert [lo, hi] == [r2(min(-r['diff'] for r in e.values())), r2(max(-r['diff'] for r in e.values()))]
+    reps = [k for k, x in v.items() if x.get('replicate_of') == 'full']
+    assert reps and not any((rep/'empathy'/k).exists() for k in reps) and 'the seed\'s span of Emp-F1 is not measured' in t
+    # the closing sentence: PPL reversed against the paper's three printed baselines, BLEU-1 not reproduced; under the floor
+    tab = pd.read_csv(ROOT/'reports/paper_table2.csv', comment='#').set_index('model')
+    m = json.loads((rep/'eval/full/metrics.json').read_text())
+    for b, row in (('mtrs', 'MTRS'), ('moel', 'MOEL'), ('mime', 'MIME')):
+        mb = json.loads((rep/f'eval/{b}/metrics.json').read_text())
+        assert tab.loc['ReflectDiffu', 'PPL'] < tab.loc[row, 'PPL'] and m['ppl'] > mb['ppl']          # reversed
+        assert tab.loc['ReflectDiffu', 'B-1'] > tab.loc[row, 'B-1'] and not counts(b, 'bleu1')       # not reproduced
+    assert "the paper's PPL gains over MTRS, MoEL and MIME are reversed here and its BLEU-1 gains are not reproduced" in t
+    C = _reading_context(); df, col = C['df'], C['col']
+    floor = float(df.loc['floor: bag-of-words', col['Acc_emo']])
+    (f,) = num(rf'stays below the bag-of-words floor on Acc_emo \({n}\)')
+    ours = [r for r in df.index if r.startswith('ours (full): ') and pd.notna(df.loc[r, col['Acc_emo']])]
+    assert f == r2(floor) and len(ours) == 8 and all(float(df.loc[r, col['Acc_emo']]) < floor for r in ours)
+    # the ablation paragraphs read against the same spans
+    assert num(rf'`full`\'s three seeds span {n} final-intent and {n} Distinct-2 points\); the BLEU-1 loss is not \({n}\)') == \
+        [r2(span['acc_intent_pred']), r2(span['dist2']), r2(span['bleu1'])]
+    assert counts('wo_twice', 'acc_intent_pred') and not counts('wo_twice', 'bleu1')
+    assert abs(diff('wo_twice', 'dist2')) > span['dist2'] and sig.loc[('wo_twice', 'dist2'), 'p'] < 0.05
+    assert num(rf'within what the seed alone moves \(`full`\'s three seeds span {n} BLEU-1 and {n} Distinct-2 points\)') == [r2(span['bleu1']), r2(span['dist2'])]
+    assert abs(diff('wo_emu', 'bleu1')) < span['bleu1'] and abs(diff('wo_emu', 'dist2')) < span['dist2']
+
 def test_empathy_block_and_reading_match_the_files():
     "The README's empathy table is the one of reports/full/empathy.md, and every number of its reading is in the files."
     import pandas as pd
