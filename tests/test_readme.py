@@ -238,8 +238,11 @@ def test_answer_so_far_matches_the_files():
     e = {b: emp.loc[(b, 'emp_f1')] for b in base}
     assert all(r['hi'] < 0 for r in e.values())
     assert [lo, hi] == [r2(min(-r['diff'] for r in e.values())), r2(max(-r['diff'] for r in e.values()))]
-    reps = [k for k, x in v.items() if x.get('replicate_of') == 'full']
-    assert reps and not any((rep/'empathy'/k).exists() for k in reps) and 'the seed\'s span of Emp-F1 is not measured' in t
+    seeds = ['full'] + [k for k, x in v.items() if x.get('replicate_of') == 'full']
+    ef1 = pd.read_csv(rep/'empathy.csv').set_index('system').loc[seeds, 'Emp-F1'].astype(float)
+    (es,) = num(rf'more than the {n} points its three seeds span')
+    assert len(ef1) == 3 and es == r2(ef1.max() - ef1.min()) and min(-r['diff'] for r in e.values()) > ef1.max() - ef1.min()
+    assert all(abs(float(emp.loc[(a, 'emp_f1'), 'diff'])) < ef1.max() - ef1.min() for a in abl)   # "no ablation moves it by more"
     # the closing sentence: PPL reversed against the paper's three printed baselines, BLEU-1 not reproduced; under the floor
     tab = pd.read_csv(ROOT/'reports/paper_table2.csv', comment='#').set_index('model')
     m = json.loads((rep/'eval/full/metrics.json').read_text())
@@ -296,6 +299,16 @@ def test_empathy_block_and_reading_match_the_files():
     assert (a, b) == (f1('full', 'EX'), f1('trs', 'EX')) and sig.loc[('trs', 'f1.EX'), 'lo'] < 0 < sig.loc[('trs', 'f1.EX'), 'hi']
     x, y = [float(v) for v in _claim(t, r'rarely interprets \(IP: ([\d.]+)% for `full`, ([\d.]+)% for the gold')]
     assert (x, y) == (share('full', 'IP'), share('human', 'IP')) and x < y
+    # the seeds: how far Emp-F1 moves with the seed alone, against the ablations', the retrieval floor's and the baselines' differences
+    e2, e3, *d = _claim(t, rf'Seeds 2 and 3 of `full` score Emp-F1 {n} and {n}, {n} \[{n}, {n}\] and {n} \[{n}, {n}\] above seed 1234')
+    assert [e2, e3] == [round(float(main.loc[s, 'Emp-F1']), 2) for s in ('full_s2', 'full_s3')]
+    assert [float(x) for x in d] == ci('full_s2') + ci('full_s3') and sig.loc[('full_s2', 'emp_f1'), 'lo'] > 0 and sig.loc[('full_s3', 'emp_f1'), 'lo'] > 0
+    span = max(float(main.loc[s, 'Emp-F1']) for s in ('full', 'full_s2', 'full_s3')) - min(float(main.loc[s, 'Emp-F1']) for s in ('full', 'full_s2', 'full_s3'))
+    got = [float(x) for x in _claim(t, rf'by more than `wo_twice` \({n}\), `wo_emu` \({n}\), `wo_era` \({n}\) or the retrieval floor \({n}\) differ from `full`')]
+    assert got == [ci(s)[0] for s in ('wo_twice', 'wo_emu', 'wo_era', 'retrieval')] and all(abs(g) < span for g in got)
+    lo, hi = [float(x) for x in _claim(t, rf'those of the four baselines \({n} to {n}\) are larger than the seeds\' span')]
+    bd = [ci(s)[0] for s in ('trs', 'mtrs', 'moel', 'mime')]
+    assert [lo, hi] == [max(bd), min(bd)] and all(-x > span for x in bd)
 
 
 def _baseline(run):
