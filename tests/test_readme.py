@@ -264,6 +264,26 @@ def test_answer_so_far_matches_the_files():
     assert num(rf'within what the seed alone moves \(`full`\'s three seeds span {n} BLEU-1 and {n} Distinct-2 points\)') == [r2(span['bleu1']), r2(span['dist2'])]
     assert abs(diff('wo_emu', 'bleu1')) < span['bleu1'] and abs(diff('wo_emu', 'dist2')) < span['dist2']
 
+
+def test_era_and_experts_readings_against_the_seed_span():
+    "'Does ERA help?' and 'Do the contrastive experts help?' say which differences exceed the span of full's three seeds."
+    import pandas as pd
+    t, rep, n, num, r2 = _reading()
+    sig = pd.read_csv(rep/'significance.csv').set_index(['system', 'metric'])
+    ss = pd.read_csv(rep/'seed_spread.csv').query("group == 'full'").set_index('key')
+    span = {k: float(ss.loc[k, 'max'] - ss.loc[k, 'min']) for k in ss.index}
+    emp = pd.read_csv(rep/'empathy.csv').set_index('system').loc[['full', 'full_s2', 'full_s3'], 'Emp-F1'].astype(float)
+    span['emp_f1'] = float(emp.max() - emp.min())
+    esig = pd.read_csv(rep/'empathy_significance.csv').set_index(['system', 'metric'])
+    d = lambda s, m: abs(float((esig if m == 'emp_f1' else sig).loc[(s, m), 'diff']))
+    a, b, c, e = num(rf"larger than what the seed alone moves \({n} and {n} points across `full`'s three seeds\), the Distinct-2 and Emp-F1 ones are not \({n} and {n}\)")
+    assert [a, b, c, e] == [r2(span[k]) for k in ('acc_emo', 'acc_intent_pred', 'dist2', 'emp_f1')]
+    assert d('wo_era', 'acc_emo') > span['acc_emo'] and d('wo_era', 'acc_intent_pred') > span['acc_intent_pred']
+    assert d('wo_era', 'dist2') < span['dist2'] and d('wo_era', 'emp_f1') < span['emp_f1']
+    a, b, c, e = num(rf"Of these only the final-intent loss is larger than what the seed alone moves \({n} points across `full`'s three seeds; BLEU-1 {n}, PPL {n}, Distinct-2 {n}\)")
+    assert [a, b, c, e] == [r2(span[k]) for k in ('acc_intent_pred', 'bleu1', 'ppl', 'dist2')]
+    assert d('wo_experts', 'acc_intent_pred') > span['acc_intent_pred'] and all(d('wo_experts', k) < span[k] for k in ('bleu1', 'ppl', 'dist2'))
+
 def test_empathy_block_and_reading_match_the_files():
     "The README's empathy table is the one of reports/full/empathy.md, and every number of its reading is in the files."
     import pandas as pd
