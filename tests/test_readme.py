@@ -352,6 +352,19 @@ def _baseline(run):
     return t, R, sig, esig, emp, paper, close, ci, r'([+-]?[\d.]+)', num
 
 
+def test_mime_ranking_against_the_seed_span():
+    "The MIME paragraph's last sentence: which of the paper's rankings hold, are reversed or are within the seed's span."
+    t, R, sig, esig, emp, paper, close, ci, n, num = _baseline('mime')
+    span = _seed_spans(R)
+    assert "ranking of ReflectDiffu above MIME holds here for Acc_emo and Emp-F1 and is reversed for PPL, each by more than the seed of `full` moves it" in t
+    P = lambda c: float(paper.loc['ReflectDiffu', c]) - float(paper.loc['MIME', c])
+    assert P('Acc_emo') > 0 and ci(sig, 'acc_emo')[2] < 0 and -ci(sig, 'acc_emo')[0] > span['acc_emo']    # holds
+    assert ci(esig, 'emp_f1')[2] < 0 and -ci(esig, 'emp_f1')[0] > span['emp_f1']                         # holds (no paper value: EmpRL's metric)
+    assert P('PPL') < 0 and ci(sig, 'ppl')[2] < 0 and -ci(sig, 'ppl')[0] > span['ppl']                    # reversed: MIME's PPL is lower here
+    lead, sp = num(rf"MIME's BLEU-1 lead \({n}\) is within that seed's span \({n}\)")
+    assert lead == ci(sig, 'bleu1')[0] and sp == round(span['bleu1'], 2) and abs(lead) < span['bleu1'] and P('B-1') > 0
+
+
 def test_mime_reading_matches_the_files():
     "The README's reading of mime against full and against the paper's MIME row: every number is in the files it names."
     t, R, sig, esig, emp, paper, close, ci, n, num = _baseline('mime')
