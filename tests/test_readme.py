@@ -352,6 +352,16 @@ def _baseline(run):
     return t, R, sig, esig, emp, paper, close, ci, r'([+-]?[\d.]+)', num
 
 
+def test_trs_reading_against_the_seed_span():
+    "The TRS paragraph: the PPL cost exceeds the span of full's seeds, the BLEU-1 and Distinct-2 differences do not."
+    t, R, sig, esig, emp, paper, close, ci, n, num = _baseline('trs')
+    span = _seed_spans(R)
+    a, b, c = num(rf"cost PPL against the plain baseline, by more than the seed of `full` moves it \({n}\), while the BLEU-1 and Distinct-2 differences lie within the seed's span \({n} and {n}\)")
+    assert [a, b, c] == [round(span[k], 2) for k in ('ppl', 'bleu1', 'dist2')]
+    assert ci(sig, 'ppl')[2] < 0 and abs(float(sig.loc[('trs', 'ppl'), 'diff'])) > span['ppl']
+    assert all(abs(float(sig.loc[('trs', k), 'diff'])) < span[k] for k in ('bleu1', 'dist2'))
+
+
 def test_mime_ranking_against_the_seed_span():
     "The MIME paragraph's last sentence: which of the paper's rankings hold, are reversed or are within the seed's span."
     t, R, sig, esig, emp, paper, close, ci, n, num = _baseline('mime')
